@@ -1,0 +1,48 @@
+"""envfoundry: verifiable reasoning environments for RL training of language models.
+
+>>> import envfoundry
+>>> env = envfoundry.make("planted_subset_sum")
+>>> instance = env.sample(seed=0, level=0.5)
+>>> env.score(instance, f"<answer>{instance.reference}</answer>").reward
+1.0
+"""
+
+from envfoundry.core import (
+    ChoiceParam,
+    Environment,
+    FloatParam,
+    Instance,
+    IntParam,
+    Param,
+    ParamSpace,
+    Score,
+    Verdict,
+    answer_instruction,
+    extract_answer,
+    make,
+    register,
+    registered,
+)
+
+# Importing the seed library registers its environments.
+from envfoundry import envs as _envs  # noqa: E402,F401  isort: skip
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChoiceParam",
+    "Environment",
+    "FloatParam",
+    "Instance",
+    "IntParam",
+    "Param",
+    "ParamSpace",
+    "Score",
+    "Verdict",
+    "__version__",
+    "answer_instruction",
+    "extract_answer",
+    "make",
+    "register",
+    "registered",
+]

@@ -1,0 +1,29 @@
+"""The contract: environments, instances, verdicts, parameter spaces, answers, the registry."""
+
+from envfoundry.core.answer import answer_instruction, extract_answer, parse_int, parse_int_list, split_tokens
+from envfoundry.core.environment import Environment, Instance, Score, Verdict, contract_errors
+from envfoundry.core.params import ChoiceParam, FloatParam, IntParam, Param, ParamSpace
+from envfoundry.core.registry import get_class, load_class_from_file, make, register, registered
+
+__all__ = [
+    "ChoiceParam",
+    "Environment",
+    "FloatParam",
+    "Instance",
+    "IntParam",
+    "Param",
+    "ParamSpace",
+    "Score",
+    "Verdict",
+    "answer_instruction",
+    "contract_errors",
+    "extract_answer",
+    "get_class",
+    "load_class_from_file",
+    "make",
+    "parse_int",
+    "parse_int_list",
+    "register",
+    "registered",
+    "split_tokens",
+]

@@ -1,0 +1,60 @@
+"""The one answer convention: the last ``<answer>…</answer>`` block of a response.
+
+Helpers here parse the common answer shapes strictly, so that a verifier never accepts a
+"shotgun" answer that lists many candidates.
+"""
+
+from __future__ import annotations
+
+import re
+
+ANSWER_INSTRUCTION = (
+    "Think as long as you need, then give your final answer inside <answer></answer> tags, "
+    "for example <answer>{example}</answer>. Only the last <answer> block is read."
+)
+
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+_INT_RE = re.compile(r"[-+]?\d+")
+_TOKEN_SPLIT_RE = re.compile(r"[\s,;]+")
+
+
+def extract_answer(response: str) -> str | None:
+    """Return the stripped text of the last ``<answer>…</answer>`` block, or None if there is none."""
+    if not isinstance(response, str):
+        return None
+    matches = _ANSWER_RE.findall(response)
+    if not matches:
+        return None
+    return matches[-1].strip()
+
+
+def answer_instruction(example: str) -> str:
+    """The sentence every prompt ends with, showing the expected answer shape."""
+    return ANSWER_INSTRUCTION.format(example=example)
+
+
+def parse_int(answer: str) -> int | None:
+    """Exactly one integer (a trailing full stop is tolerated), else None."""
+    text = answer.strip().rstrip(".").strip()
+    if not _INT_RE.fullmatch(text):
+        return None
+    # Refuse absurdly long numbers: int() on them is slow and they are never right.
+    if len(text) > 64:
+        return None
+    return int(text)
+
+
+def parse_int_list(answer: str) -> list[int] | None:
+    """Integers separated by spaces, commas or semicolons, optionally in brackets; else None."""
+    text = answer.strip()
+    if len(text) >= 2 and text[0] in "[(" and text[-1] in "])":
+        text = text[1:-1]
+    tokens = [t for t in _TOKEN_SPLIT_RE.split(text) if t]
+    if not tokens or any(not _INT_RE.fullmatch(t) or len(t) > 64 for t in tokens):
+        return None
+    return [int(t) for t in tokens]
+
+
+def split_tokens(answer: str) -> list[str]:
+    """Tokens separated by whitespace, commas or semicolons."""
+    return [t for t in _TOKEN_SPLIT_RE.split(answer.strip()) if t]

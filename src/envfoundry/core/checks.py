@@ -1,0 +1,339 @@
+"""The battery every environment passes, in the spirit of scikit-learn's ``check_estimator``.
+
+Seed environments pass it in the test suite; synthesized environments must pass the same checks
+(the execution stage of validation runs them). Each check returns a ``CheckResult`` with a reason
+and the figures it measured, so a failure says exactly what went wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from envfoundry.core.answer import parse_int, split_tokens
+from envfoundry.core.environment import Environment, Instance, contract_errors
+
+LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Answers of the wrong shape or type: none of them may ever earn full reward.
+MALFORMED_ANSWERS = (
+    "",
+    " ",
+    "banana",
+    "None",
+    "null",
+    "{}",
+    "[[",
+    "<answer>",
+    "NaN",
+    "1e999",
+    "\x00",
+    "\u2603",
+    "yes",
+    "the answer is unknowable",
+)
+# Share of generic perturbations allowed to stay correct: swapping two independent moves or two
+# unrelated items in an ordering can leave an answer right, but most perturbations must break it.
+MAX_PERTURBED_ACCEPT = 0.2
+# Share of other instances' references allowed to be right by coincidence.
+MAX_OTHER_ACCEPT = 0.1
+LEAK_MIN_CHARS = 8
+SAMPLE_BUDGET_S = 0.05
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "reason": self.reason, **self.figures}
+
+
+def _wrap(answer: str) -> str:
+    return f"<answer>{answer}</answer>"
+
+
+def perturbations(reference: str, rng: random.Random, count: int = 8) -> list[str]:
+    """Generic near-misses of a reference: changed digits, swapped, dropped, duplicated tokens and
+    characters. Results equal to the reference are left out."""
+    out: list[str] = []
+    number = parse_int(reference)
+    if number is not None:
+        out += [str(number + 1), str(number - 1), str(number * 2 + 1), str(-number - 1)]
+    tokens = split_tokens(reference)
+    sep = "\n" if "\n" in reference.strip() else " "
+    attempts = 0
+    while len(out) < count + 4 and attempts < 60:
+        attempts += 1
+        kind = rng.randrange(6)
+        if kind == 0 and len(tokens) >= 2:  # swap two tokens
+            i, j = rng.sample(range(len(tokens)), 2)
+            changed = list(tokens)
+            changed[i], changed[j] = changed[j], changed[i]
+            out.append(sep.join(changed))
+        elif kind == 1 and len(tokens) >= 2:  # drop a token
+            changed = list(tokens)
+            del changed[rng.randrange(len(changed))]
+            out.append(sep.join(changed))
+        elif kind == 2 and tokens:  # duplicate a token
+            changed = list(tokens)
+            i = rng.randrange(len(changed))
+            changed.insert(i, changed[i])
+            out.append(sep.join(changed))
+        elif kind == 3:  # change one digit
+            digits = [i for i, ch in enumerate(reference) if ch.isdigit()]
+            if digits:
+                i = rng.choice(digits)
+                new = str((int(reference[i]) + rng.randint(1, 9)) % 10)
+                out.append(reference[:i] + new + reference[i + 1 :])
+        elif kind == 4 and len(reference) >= 1:  # change one non-space character to another seen one
+            positions = [i for i, ch in enumerate(reference) if not ch.isspace()]
+            alphabet = sorted(set(reference) - set(" \n\t"))
+            if positions and len(alphabet) >= 2:
+                i = rng.choice(positions)
+                new = rng.choice([ch for ch in alphabet if ch != reference[i]])
+                out.append(reference[:i] + new + reference[i + 1 :])
+        elif kind == 5 and len(reference) >= 2:  # cut the end off
+            out.append(reference[: rng.randrange(1, len(reference))])
+    seen, unique = {reference.strip()}, []
+    for candidate in out:
+        if candidate.strip() not in seen:
+            seen.add(candidate.strip())
+            unique.append(candidate)
+    return unique[:count]
+
+
+def _samples(env: Environment, seeds: Sequence[int], levels: Sequence[float]) -> dict[float, list[Instance]]:
+    return {level: [env.sample(seed, level=level) for seed in seeds] for level in levels}
+
+
+def check_contract(env: Environment) -> CheckResult:
+    errors = contract_errors(type(env))
+    if errors:
+        return CheckResult("contract", False, "; ".join(errors))
+    try:
+        schema = env.parameter_space.json_schema()
+        json.dumps(schema)
+    except Exception as exc:  # noqa: BLE001
+        return CheckResult("contract", False, f"parameter space does not export JSON Schema: {exc}")
+    if len(env.parameter_space) < 1:
+        return CheckResult("contract", False, "the parameter space has no dimensions")
+    return CheckResult("contract", True, "class attributes and methods present", {"dimensions": len(schema["properties"])})
+
+
+def check_references(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
+    """The reference scores 1.0 at every level, also after a JSON round trip; prompts state the
+    answer convention."""
+    total = 0
+    for level, instances in samples.items():
+        for instance in instances:
+            total += 1
+            verdict = env.score(instance, _wrap(instance.reference))
+            if not verdict.correct:
+                return CheckResult(
+                    "reference",
+                    False,
+                    f"the reference of seed {instance.seed} at level {level} scored {verdict.reward} ({verdict.reason})",
+                )
+            copy = Instance.from_json(json.dumps(instance.to_dict()))
+            if not env.score(copy, _wrap(copy.reference)).correct:
+                return CheckResult(
+                    "reference", False, f"seed {instance.seed} at level {level} stops scoring 1.0 after a JSON round trip"
+                )
+            if "<answer>" not in instance.prompt:
+                return CheckResult("reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags")
+    return CheckResult("reference", True, f"all {total} references score 1.0", {"instances": total})
+
+
+def check_determinism(env: Environment, seeds: Sequence[int]) -> CheckResult:
+    """Same inputs give the same instance; different seeds give different instances."""
+    distinct = set()
+    for level in (0.0, 1.0):
+        for seed in seeds:
+            first, second = env.sample(seed, level=level), env.sample(seed, level=level)
+            if first.to_json() != second.to_json():
+                return CheckResult("determinism", False, f"seed {seed} at level {level} gave two different instances")
+            if level == 1.0:
+                distinct.add(first.prompt)
+    if len(seeds) >= 4 and len(distinct) < len(seeds) // 2:
+        return CheckResult("determinism", False, f"only {len(distinct)} distinct prompts from {len(seeds)} seeds at level 1")
+    return CheckResult("determinism", True, "repeatable under a seed, varied across seeds", {"distinct_prompts": len(distinct)})
+
+
+def sample_in_subprocess(spec: str, requests: Sequence[tuple[int, float]]) -> list[str]:
+    """Sample in a fresh interpreter (different hash seed) and return each instance as JSON.
+
+    ``spec`` is a registered name or a path to a module file.
+    """
+    code = (
+        "import json, sys, envfoundry\n"
+        "spec, requests = json.loads(sys.stdin.read())\n"
+        "env = envfoundry.make(spec)\n"
+        "print(json.dumps([env.sample(s, level=l).to_json() for s, l in requests]))\n"
+    )
+    environ = dict(os.environ, PYTHONHASHSEED=str(random.randrange(1, 2**31)))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([spec, list(requests)]),
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"sampling in a subprocess failed: {result.stderr.strip().splitlines()[-1:]}")
+    return json.loads(result.stdout)
+
+
+def check_determinism_across_processes(env: Environment, spec: str, seeds: Sequence[int]) -> CheckResult:
+    requests = [(seed, level) for seed in seeds for level in (0.0, 0.5, 1.0)]
+    here = [env.sample(seed, level=level).to_json() for seed, level in requests]
+    there = sample_in_subprocess(spec, requests)
+    for (seed, level), mine, theirs in zip(requests, here, there):
+        if mine != theirs:
+            return CheckResult("determinism_across_processes", False, f"seed {seed} at level {level} differs in another process")
+    return CheckResult("determinism_across_processes", True, f"{len(requests)} instances identical in a fresh process")
+
+
+def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], rng_seed: int = 0) -> CheckResult:
+    """Empty, malformed, perturbed, other-instance and shotgun answers do not score 1.0."""
+    rng = random.Random(rng_seed)
+    perturbed_total = perturbed_accepted = other_total = other_accepted = 0
+    for level, instances in samples.items():
+        for index, instance in enumerate(instances):
+            for bad in MALFORMED_ANSWERS:
+                if bad.strip() != instance.reference.strip() and env.score(instance, _wrap(bad)).correct:
+                    return CheckResult("wrong_answers", False, f"malformed answer {bad!r} scored 1.0 (seed {instance.seed}, level {level})")
+            if env.score(instance, instance.reference).reward > 0:
+                return CheckResult("wrong_answers", False, "a response without <answer> tags earned reward")
+            near = perturbations(instance.reference, rng)
+            for candidate in near:
+                perturbed_total += 1
+                perturbed_accepted += env.score(instance, _wrap(candidate)).correct
+            other = instances[(index + 1) % len(instances)]
+            if other.reference.strip() != instance.reference.strip():
+                other_total += 1
+                other_accepted += env.score(instance, _wrap(other.reference)).correct
+            # A shotgun lists many candidates at once, the right one among them.
+            decoys = [o.reference for o in instances if o.reference.strip() != instance.reference.strip()][:3] + near[:3]
+            if decoys:
+                for sep in (" ", "\n", " or ", ", "):
+                    for shotgun in (sep.join([instance.reference, *decoys]), sep.join([*decoys, instance.reference])):
+                        if env.score(instance, _wrap(shotgun)).correct:
+                            return CheckResult(
+                                "wrong_answers",
+                                False,
+                                f"a shotgun answer listing {len(decoys) + 1} candidates scored 1.0 (seed {instance.seed}, level {level})",
+                            )
+    figures = {
+        "perturbed_accept_rate": perturbed_accepted / max(perturbed_total, 1),
+        "other_accept_rate": other_accepted / max(other_total, 1),
+        "perturbed_tried": perturbed_total,
+    }
+    if perturbed_total and figures["perturbed_accept_rate"] > MAX_PERTURBED_ACCEPT:
+        return CheckResult(
+            "wrong_answers", False, f"{figures['perturbed_accept_rate']:.0%} of perturbed references still scored 1.0", figures
+        )
+    if other_total and figures["other_accept_rate"] > MAX_OTHER_ACCEPT:
+        return CheckResult(
+            "wrong_answers", False, f"{figures['other_accept_rate']:.0%} of other instances' references scored 1.0", figures
+        )
+    return CheckResult("wrong_answers", True, "malformed, perturbed, other-instance and shotgun answers rejected", figures)
+
+
+def check_no_leak(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
+    """The prompt never contains a reference longer than a few characters verbatim."""
+    for level, instances in samples.items():
+        for instance in instances:
+            reference = instance.reference.strip()
+            if len(reference) < LEAK_MIN_CHARS:
+                continue
+            squashed_prompt = "".join(instance.prompt.split())
+            if reference in instance.prompt or "".join(reference.split()) in squashed_prompt:
+                return CheckResult("no_leak", False, f"the prompt of seed {instance.seed} at level {level} contains the reference")
+    return CheckResult("no_leak", True, "no prompt contains its reference")
+
+
+def check_difficulty_grows(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
+    """Mean measured complexity never falls as the level rises, and level 1 exceeds level 0."""
+    means = {level: statistics.fmean(i.metadata["complexity"] for i in instances) for level, instances in samples.items()}
+    levels = sorted(means)
+    figures = {"complexity_by_level": {str(level): round(means[level], 3) for level in levels}}
+    for low, high in zip(levels, levels[1:]):
+        if means[high] < means[low] - 1e-9:
+            return CheckResult("difficulty_grows", False, f"complexity falls from level {low} to {high}", figures)
+    if means[levels[-1]] <= means[levels[0]]:
+        return CheckResult("difficulty_grows", False, "complexity is the same at the lowest and highest level", figures)
+    return CheckResult("difficulty_grows", True, "complexity rises with level", figures)
+
+
+def check_sample_time(env: Environment, seeds: Sequence[int], budget_s: float = SAMPLE_BUDGET_S) -> CheckResult:
+    """Sampling at level 1 stays within the per-instance budget (median over seeds)."""
+    times = []
+    for seed in seeds:
+        start = time.perf_counter()
+        env.sample(seed, level=1.0)
+        times.append(time.perf_counter() - start)
+    median, worst = statistics.median(times), max(times)
+    figures = {"median_ms": round(median * 1000, 3), "max_ms": round(worst * 1000, 3)}
+    if median > budget_s:
+        return CheckResult("sample_time", False, f"median sampling time at level 1 is {median * 1000:.1f} ms (> {budget_s * 1000:.0f} ms)", figures)
+    return CheckResult("sample_time", True, f"median {median * 1000:.2f} ms at level 1", figures)
+
+
+ALL_CHECKS: tuple[str, ...] = (
+    "contract",
+    "reference",
+    "determinism",
+    "wrong_answers",
+    "no_leak",
+    "difficulty_grows",
+    "sample_time",
+)
+
+
+def check_environment(
+    env: Environment,
+    seeds: Sequence[int] = tuple(range(16)),
+    levels: Sequence[float] = LEVELS,
+    spec: str | None = None,
+) -> list[CheckResult]:
+    """Run the whole battery; ``spec`` (a name or file path) adds the cross-process check.
+
+    A check that raises is reported as failed with the exception, never propagated.
+    """
+    results = [check_contract(env)]
+    if not results[0].passed:
+        return results
+    try:
+        samples = _samples(env, seeds, levels)
+    except Exception as exc:  # noqa: BLE001
+        return results + [CheckResult("sample", False, f"sampling raised {type(exc).__name__}: {exc}")]
+    steps: list[Callable[[], CheckResult]] = [
+        lambda: check_references(env, samples),
+        lambda: check_determinism(env, seeds),
+        lambda: check_wrong_answers(env, samples),
+        lambda: check_no_leak(env, samples),
+        lambda: check_difficulty_grows(env, samples),
+        lambda: check_sample_time(env, seeds),
+    ]
+    if spec is not None:
+        steps.append(lambda: check_determinism_across_processes(env, spec, seeds[:4]))
+    for step in steps:
+        try:
+            results.append(step())
+        except Exception as exc:  # noqa: BLE001
+            name = getattr(step, "__name__", "check")
+            results.append(CheckResult(name, False, f"raised {type(exc).__name__}: {exc}"))
+    return results

@@ -1,0 +1,297 @@
+"""The contract every environment meets: ``Environment``, ``Instance``, ``Verdict``.
+
+Authors subclass ``Environment`` and write four methods (``generate``, ``prompt``, ``reference``,
+``verify``); consumers call ``sample`` and ``score``. Everything an instance carries is plain JSON,
+so instances can be exported, shipped to another process and scored there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from envfoundry.core.answer import extract_answer
+from envfoundry.core.params import Param, ParamSpace
+
+ASYMMETRIES = ("algorithmic", "planted")
+AUTHOR_METHODS = ("generate", "prompt", "reference", "verify")
+# A verifier never needs more than this to judge an answer; longer ones are rejected unread.
+MAX_ANSWER_CHARS = 200_000
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_CORRECT_EPS = 1e-9
+
+
+@dataclass
+class Instance:
+    """One sampled task: plain JSON, scorable later in any process.
+
+    ``state`` is what ``generate`` returned; ``verify`` reads it. ``level`` is None when the
+    instance was sampled from explicit parameters only.
+    """
+
+    env: str
+    version: int
+    seed: int
+    params: dict[str, Any]
+    prompt: str
+    reference: str
+    state: dict[str, Any]
+    level: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Instance:
+        """Rebuild an instance from ``to_dict()`` output; a missing field is a clear ``ValueError``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"an instance must be a JSON object, got {type(data).__name__}")
+        required = ("env", "version", "seed", "params", "prompt", "reference", "state")
+        missing = [key for key in required if key not in data]
+        if missing:
+            raise ValueError(f"instance is missing field(s): {', '.join(missing)}")
+        return cls(
+            env=data["env"],
+            version=data["version"],
+            seed=data["seed"],
+            params=dict(data["params"]),
+            prompt=data["prompt"],
+            reference=data["reference"],
+            state=dict(data["state"]),
+            level=data.get("level"),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Instance:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"instance is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of scoring one response.
+
+    ``reward`` is in [0, 1]; ``correct`` means full reward; ``format_ok`` means an
+    ``<answer>`` block was found (trainers may add a format reward on it); ``answer`` is the
+    extracted text; ``metadata`` carries environment-specific detail (e.g. a failure class).
+    """
+
+    reward: float
+    correct: bool
+    format_ok: bool
+    answer: str | None
+    reason: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Score:
+    """What ``verify`` may return instead of a bare number: a reward plus why, plus detail."""
+
+    reward: float
+    reason: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def contract_errors(cls: Any) -> list[str]:
+    """Every way ``cls`` breaks the authoring contract, as sentences (empty if it complies)."""
+    if not (isinstance(cls, type) and issubclass(cls, Environment)):
+        return [f"{cls!r} is not a subclass of envfoundry.Environment"]
+    label = cls.__name__
+    errors = []
+    name = cls.__dict__.get("name", getattr(cls, "name", None))
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        errors.append(f"{label}.name must be a lowercase identifier like 'planted_subset_sum', got {name!r}")
+    if getattr(cls, "asymmetry", None) not in ASYMMETRIES:
+        errors.append(f"{label}.asymmetry must be 'algorithmic' or 'planted', got {getattr(cls, 'asymmetry', None)!r}")
+    space = getattr(cls, "space", None)
+    if not isinstance(space, Mapping):
+        errors.append(f"{label}.space must be a dict of parameter names to IntParam/FloatParam/ChoiceParam")
+    else:
+        try:
+            ParamSpace(space, owner=label)
+        except ValueError as exc:
+            errors.append(str(exc))
+    if not (cls.__doc__ or "").strip():
+        errors.append(f"{label} needs a docstring: it is the environment's description")
+    for method in AUTHOR_METHODS:
+        if getattr(cls, method, None) is getattr(Environment, method):
+            errors.append(f"{label} must define {method}()")
+    if not isinstance(getattr(cls, "version", None), int):
+        errors.append(f"{label}.version must be an integer")
+    return errors
+
+
+def _seed_rng(name: str, version: int, seed: int, params: Mapping[str, Any]) -> random.Random:
+    # A digest of the inputs, never hash(): hash() of a string changes between processes.
+    material = json.dumps([name, version, seed, params], sort_keys=True, default=str)
+    digest = hashlib.sha256(material.encode()).digest()
+    return random.Random(int.from_bytes(digest[:16], "big"))
+
+
+class Environment:
+    """Base class of every environment. Subclass it and define the class attributes and the
+    four authoring methods; the docstring of the subclass is its description.
+
+    Class attributes:
+        name: registry name, a lowercase identifier.
+        asymmetry: ``"algorithmic"`` (hard to reason through, easy as code) or ``"planted"``
+            (hard to solve, easy to verify).
+        space: ``{name: IntParam | FloatParam | ChoiceParam}``.
+        version: bump when the same seed and parameters would give a different instance.
+        family: optional free-text family, e.g. ``"graphs"``, ``"constraint"``, ``"spatial"``.
+    """
+
+    name: ClassVar[str] = ""
+    asymmetry: ClassVar[str] = ""
+    space: ClassVar[dict[str, Param]] = {}
+    version: ClassVar[int] = 1
+    family: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        errors = contract_errors(type(self))
+        if errors:
+            raise TypeError("; ".join(errors))
+        self.parameter_space = ParamSpace(self.space, owner=f"environment '{self.name}'")
+
+    # ----- the authoring contract -------------------------------------------------------------
+    def generate(self, rng: random.Random, **params: Any) -> dict[str, Any]:
+        """Build the JSON-serialisable state of one instance, using only ``rng`` for randomness."""
+        raise NotImplementedError
+
+    def prompt(self, state: dict[str, Any]) -> str:
+        """The task text; it must say to answer inside <answer></answer>."""
+        raise NotImplementedError
+
+    def reference(self, state: dict[str, Any]) -> str:
+        """A correct answer (the text that would go inside the answer tags)."""
+        raise NotImplementedError
+
+    def verify(self, state: dict[str, Any], answer: str) -> float | bool | Score:
+        """Reward in [0, 1] for the extracted answer; check constraints where many answers are right."""
+        raise NotImplementedError
+
+    # ----- optional hooks ---------------------------------------------------------------------
+    def complexity(self, state: dict[str, Any]) -> float:
+        """A measure of instance size or search space that grows with difficulty.
+
+        The default is the prompt length; environments override it with something truer
+        (cells, variables, log2 of the search space, ...).
+        """
+        return float(len(self.prompt(state)))
+
+    def metadata(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Extra JSON facts about an instance, recorded in ``Instance.metadata``."""
+        return {}
+
+    # ----- the consumer contract --------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        return inspect.cleandoc(type(self).__doc__ or "")
+
+    def sample(
+        self,
+        seed: int,
+        level: float | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Instance:
+        """One instance, a pure function of (environment, version, seed, parameters).
+
+        ``level`` in [0, 1] sets every dimension (default 0.5); ``params`` overrides dimensions.
+        """
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        resolved = self.parameter_space.resolve(level, params)
+        rng = _seed_rng(self.name, self.version, seed, resolved)
+        state = self.generate(rng, **resolved)
+        if not isinstance(state, dict):
+            raise TypeError(f"{self.name}.generate must return a dict, got {type(state).__name__}")
+        prompt = self.prompt(state)
+        reference = self.reference(state)
+        if not isinstance(prompt, str) or not isinstance(reference, str):
+            raise TypeError(f"{self.name}.prompt and .reference must return strings")
+        metadata = {"complexity": float(self.complexity(state))}
+        metadata.update(self.metadata(state))
+        return Instance(
+            env=self.name,
+            version=self.version,
+            seed=seed,
+            params=resolved,
+            prompt=prompt,
+            reference=reference,
+            state=state,
+            level=None if level is None else float(level),
+            metadata=metadata,
+        )
+
+    def score(self, instance: Instance | Mapping[str, Any], response: str) -> Verdict:
+        """Score a full model response: extract the last <answer> block, then verify it.
+
+        Never raises for anything the response or ``verify`` does; a mismatched instance is a
+        ``ValueError`` because it is the caller's mistake.
+        """
+        instance = self._coerce(instance)
+        if not isinstance(response, str):
+            return Verdict(0.0, False, False, None, f"response must be a string, got {type(response).__name__}")
+        answer = extract_answer(response)
+        if answer is None:
+            return Verdict(0.0, False, False, None, "no <answer>...</answer> block in the response")
+        return self._verify(instance, answer)
+
+    def score_answer(self, instance: Instance | Mapping[str, Any], answer: str) -> Verdict:
+        """Score a bare answer (the text that would sit inside the answer tags)."""
+        instance = self._coerce(instance)
+        if not isinstance(answer, str):
+            return Verdict(0.0, False, False, None, f"answer must be a string, got {type(answer).__name__}")
+        return self._verify(instance, answer.strip())
+
+    def _coerce(self, instance: Instance | Mapping[str, Any]) -> Instance:
+        if not isinstance(instance, Instance):
+            instance = Instance.from_dict(instance)
+        if instance.env != self.name:
+            raise ValueError(f"instance belongs to environment '{instance.env}', not '{self.name}'")
+        return instance
+
+    def _verify(self, instance: Instance, answer: str) -> Verdict:
+        if len(answer) > MAX_ANSWER_CHARS:
+            return Verdict(0.0, False, True, answer[:200], f"answer longer than {MAX_ANSWER_CHARS} characters")
+        try:
+            result = self.verify(instance.state, answer)
+        except Exception as exc:  # noqa: BLE001 - a verifier bug must never reach the trainer
+            return Verdict(0.0, False, True, answer, f"verify raised {type(exc).__name__}: {exc}")
+        reason, metadata = "", {}
+        if isinstance(result, Score):
+            reason, metadata, result = result.reason, dict(result.metadata), result.reward
+        if isinstance(result, bool):
+            reward = 1.0 if result else 0.0
+        elif isinstance(result, (int, float)):
+            reward = float(result)
+        else:
+            return Verdict(0.0, False, True, answer, f"verify returned {type(result).__name__}, expected a number")
+        if math.isnan(reward) or not 0.0 <= reward <= 1.0:
+            return Verdict(0.0, False, True, answer, f"verify returned reward {reward} outside [0, 1]", metadata)
+        correct = reward >= 1.0 - _CORRECT_EPS
+        if not reason:
+            reason = "correct" if correct else ("partially correct" if reward > 0 else "incorrect")
+        return Verdict(reward, correct, True, answer, reason, metadata)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} version={self.version}>"

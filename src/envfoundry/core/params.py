@@ -1,0 +1,239 @@
+"""Parameter spaces: named, typed, bounded dimensions with a direction of difficulty.
+
+Every environment declares ``space = {"name": IntParam(...), ...}``. A space maps a scalar
+``level`` in [0, 1] monotonically onto every dimension (0 is the easiest corner, 1 the hardest),
+validates explicit parameters, and describes itself as JSON Schema.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+HARDER = ("up", "down")
+SCALES = ("linear", "log")
+
+
+def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or math.isnan(level):
+        raise ValueError(f"level must be a number in [0, 1], got {level!r}")
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"level must be in [0, 1], got {level}")
+    return float(level)
+
+
+@dataclass(frozen=True)
+class Param:
+    """Base class of one dimension of a parameter space."""
+
+    description: str = field(default="", kw_only=True)
+
+    def at_level(self, level: float) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def validate(self, name: str, value: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def parse(self, name: str, text: str) -> Any:  # pragma: no cover - abstract
+        """Parse a value given as text (for the command line), then validate it."""
+        raise NotImplementedError
+
+    def schema(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _NumericParam(Param):
+    low: float
+    high: float
+    harder: str = "up"
+    scale: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        if self.harder not in HARDER:
+            raise ValueError(f"harder must be one of {HARDER}, got {self.harder!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if self.scale == "log" and self.low <= 0:
+            raise ValueError("a log-scaled parameter needs low > 0")
+
+    def _fraction_to_value(self, fraction: float) -> float:
+        if self.scale == "log":
+            return math.exp(math.log(self.low) + fraction * (math.log(self.high) - math.log(self.low)))
+        return self.low + fraction * (self.high - self.low)
+
+    def _fraction(self, level: float) -> float:
+        level = _check_level(level)
+        return level if self.harder == "up" else 1.0 - level
+
+    def _schema(self, json_type: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": json_type,
+            "minimum": self.low,
+            "maximum": self.high,
+            "x-harder": self.harder,
+            "x-scale": self.scale,
+        }
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(frozen=True)
+class IntParam(_NumericParam):
+    """An integer dimension in [low, high]; ``harder="up"`` means larger values are harder."""
+
+    low: int
+    high: int
+
+    def at_level(self, level: float) -> int:
+        value = round(self._fraction_to_value(self._fraction(level)))
+        return int(min(max(value, self.low), self.high))
+
+    def validate(self, name: str, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"parameter '{name}' must be in [{self.low}, {self.high}], got {value}")
+        return value
+
+    def parse(self, name: str, text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"parameter '{name}' must be an integer, got {text!r}") from None
+        return self.validate(name, value)
+
+    def schema(self) -> dict[str, Any]:
+        return self._schema("integer")
+
+
+@dataclass(frozen=True)
+class FloatParam(_NumericParam):
+    """A real dimension in [low, high]; ``harder="up"`` means larger values are harder."""
+
+    def at_level(self, level: float) -> float:
+        value = self._fraction_to_value(self._fraction(level))
+        # Rounding keeps parameters readable in prompts, logs and JSON.
+        return float(min(max(round(value, 6), self.low), self.high))
+
+    def validate(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise ValueError(f"parameter '{name}' must be a number, got {value!r}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"parameter '{name}' must be in [{self.low}, {self.high}], got {value}")
+        return float(value)
+
+    def parse(self, name: str, text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError(f"parameter '{name}' must be a number, got {text!r}") from None
+        return self.validate(name, value)
+
+    def schema(self) -> dict[str, Any]:
+        return self._schema("number")
+
+
+@dataclass(frozen=True)
+class ChoiceParam(Param):
+    """A categorical dimension; ``choices`` are listed easiest first."""
+
+    choices: Sequence[Any]
+
+    def __post_init__(self) -> None:
+        if len(self.choices) == 0:
+            raise ValueError("a ChoiceParam needs at least one choice")
+        object.__setattr__(self, "choices", tuple(self.choices))
+
+    def at_level(self, level: float) -> Any:
+        level = _check_level(level)
+        index = min(int(level * len(self.choices)), len(self.choices) - 1)
+        return self.choices[index]
+
+    def validate(self, name: str, value: Any) -> Any:
+        for choice in self.choices:
+            if value == choice and type(value) is type(choice):
+                return choice
+        raise ValueError(f"parameter '{name}' must be one of {list(self.choices)}, got {value!r}")
+
+    def parse(self, name: str, text: str) -> Any:
+        for choice in self.choices:
+            if str(choice) == text.strip():
+                return choice
+        raise ValueError(f"parameter '{name}' must be one of {list(self.choices)}, got {text!r}")
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"enum": list(self.choices), "x-harder": "later choices"}
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+class ParamSpace(Mapping[str, Param]):
+    """An ordered mapping of names to dimensions, with level mapping and validation."""
+
+    def __init__(self, params: Mapping[str, Param], owner: str = "environment") -> None:
+        for name, param in params.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"{owner}: parameter name {name!r} is not a valid identifier")
+            if not isinstance(param, Param):
+                raise ValueError(
+                    f"{owner}: parameter '{name}' must be an IntParam, FloatParam or ChoiceParam, "
+                    f"got {type(param).__name__}"
+                )
+        self._params = dict(params)
+        self._owner = owner
+
+    def __getitem__(self, name: str) -> Param:
+        return self._params[name]
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def at_level(self, level: float) -> dict[str, Any]:
+        """The parameters at a scalar level in [0, 1] (0 easiest, 1 hardest)."""
+        return {name: param.at_level(level) for name, param in self._params.items()}
+
+    def resolve(self, level: float | None = None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Full, validated parameters: explicit ``params`` win, the rest come from ``level`` (default 0.5)."""
+        resolved = self.at_level(0.5 if level is None else level)
+        for name, value in (params or {}).items():
+            if name not in self._params:
+                known = ", ".join(self._params) or "none"
+                raise ValueError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
+            resolved[name] = self._params[name].validate(name, value)
+        return resolved
+
+    def parse(self, assignments: Sequence[str]) -> dict[str, Any]:
+        """Parse ``["k=v", ...]`` command-line assignments into validated parameters."""
+        out: dict[str, Any] = {}
+        for item in assignments:
+            name, sep, text = item.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise ValueError(f"parameter assignment must look like name=value, got {item!r}")
+            if name not in self._params:
+                known = ", ".join(self._params) or "none"
+                raise ValueError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
+            out[name] = self._params[name].parse(name, text)
+        return out
+
+    def json_schema(self) -> dict[str, Any]:
+        """The space as a JSON Schema object (draft 2020-12), with ``x-harder`` per dimension."""
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": f"{self._owner} parameters",
+            "type": "object",
+            "properties": {name: param.schema() for name, param in self._params.items()},
+            "additionalProperties": False,
+        }
