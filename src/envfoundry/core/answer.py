@@ -14,7 +14,7 @@ ANSWER_INSTRUCTION = (
 )
 
 _ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
-_INT_RE = re.compile(r"[-+]?\d+")
+_INT_RE = re.compile(r"[-+]?[0-9]+")
 _TOKEN_SPLIT_RE = re.compile(r"[\s,;]+")
 
 

@@ -7,6 +7,7 @@ and the figures it measured, so a failure says exactly what went wrong.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -128,7 +129,9 @@ def check_contract(env: Environment) -> CheckResult:
         return CheckResult("contract", False, f"parameter space does not export JSON Schema: {exc}")
     if len(env.parameter_space) < 1:
         return CheckResult("contract", False, "the parameter space has no dimensions")
-    return CheckResult("contract", True, "class attributes and methods present", {"dimensions": len(schema["properties"])})
+    return CheckResult(
+        "contract", True, "class attributes and methods present", {"dimensions": len(schema["properties"])}
+    )
 
 
 def check_references(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
@@ -148,10 +151,14 @@ def check_references(env: Environment, samples: dict[float, list[Instance]]) -> 
             copy = Instance.from_json(json.dumps(instance.to_dict()))
             if not env.score(copy, _wrap(copy.reference)).correct:
                 return CheckResult(
-                    "reference", False, f"seed {instance.seed} at level {level} stops scoring 1.0 after a JSON round trip"
+                    "reference",
+                    False,
+                    f"seed {instance.seed} at level {level} stops scoring 1.0 after a JSON round trip",
                 )
             if "<answer>" not in instance.prompt:
-                return CheckResult("reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags")
+                return CheckResult(
+                    "reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags"
+                )
     return CheckResult("reference", True, f"all {total} references score 1.0", {"instances": total})
 
 
@@ -166,8 +173,12 @@ def check_determinism(env: Environment, seeds: Sequence[int]) -> CheckResult:
             if level == 1.0:
                 distinct.add(first.prompt)
     if len(seeds) >= 4 and len(distinct) < len(seeds) // 2:
-        return CheckResult("determinism", False, f"only {len(distinct)} distinct prompts from {len(seeds)} seeds at level 1")
-    return CheckResult("determinism", True, "repeatable under a seed, varied across seeds", {"distinct_prompts": len(distinct)})
+        return CheckResult(
+            "determinism", False, f"only {len(distinct)} distinct prompts from {len(seeds)} seeds at level 1"
+        )
+    return CheckResult(
+        "determinism", True, "repeatable under a seed, varied across seeds", {"distinct_prompts": len(distinct)}
+    )
 
 
 def sample_in_subprocess(spec: str, requests: Sequence[tuple[int, float]]) -> list[str]:
@@ -200,9 +211,11 @@ def check_determinism_across_processes(env: Environment, spec: str, seeds: Seque
     requests = [(seed, level) for seed in seeds for level in (0.0, 0.5, 1.0)]
     here = [env.sample(seed, level=level).to_json() for seed, level in requests]
     there = sample_in_subprocess(spec, requests)
-    for (seed, level), mine, theirs in zip(requests, here, there):
+    for (seed, level), mine, theirs in zip(requests, here, there, strict=True):
         if mine != theirs:
-            return CheckResult("determinism_across_processes", False, f"seed {seed} at level {level} differs in another process")
+            return CheckResult(
+                "determinism_across_processes", False, f"seed {seed} at level {level} differs in another process"
+            )
     return CheckResult("determinism_across_processes", True, f"{len(requests)} instances identical in a fresh process")
 
 
@@ -214,7 +227,11 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
         for index, instance in enumerate(instances):
             for bad in MALFORMED_ANSWERS:
                 if bad.strip() != instance.reference.strip() and env.score(instance, _wrap(bad)).correct:
-                    return CheckResult("wrong_answers", False, f"malformed answer {bad!r} scored 1.0 (seed {instance.seed}, level {level})")
+                    return CheckResult(
+                        "wrong_answers",
+                        False,
+                        f"malformed answer {bad!r} scored 1.0 (seed {instance.seed}, level {level})",
+                    )
             if env.score(instance, instance.reference).reward > 0:
                 return CheckResult("wrong_answers", False, "a response without <answer> tags earned reward")
             near = perturbations(instance.reference, rng)
@@ -226,7 +243,9 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
                 other_total += 1
                 other_accepted += env.score(instance, _wrap(other.reference)).correct
             # A shotgun lists many candidates at once, the right one among them.
-            decoys = [o.reference for o in instances if o.reference.strip() != instance.reference.strip()][:3] + near[:3]
+            decoys = [o.reference for o in instances if o.reference.strip() != instance.reference.strip()][:3] + near[
+                :3
+            ]
             if decoys:
                 for sep in (" ", "\n", " or ", ", "):
                     for shotgun in (sep.join([instance.reference, *decoys]), sep.join([*decoys, instance.reference])):
@@ -243,13 +262,21 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
     }
     if perturbed_total and figures["perturbed_accept_rate"] > MAX_PERTURBED_ACCEPT:
         return CheckResult(
-            "wrong_answers", False, f"{figures['perturbed_accept_rate']:.0%} of perturbed references still scored 1.0", figures
+            "wrong_answers",
+            False,
+            f"{figures['perturbed_accept_rate']:.0%} of perturbed references still scored 1.0",
+            figures,
         )
     if other_total and figures["other_accept_rate"] > MAX_OTHER_ACCEPT:
         return CheckResult(
-            "wrong_answers", False, f"{figures['other_accept_rate']:.0%} of other instances' references scored 1.0", figures
+            "wrong_answers",
+            False,
+            f"{figures['other_accept_rate']:.0%} of other instances' references scored 1.0",
+            figures,
         )
-    return CheckResult("wrong_answers", True, "malformed, perturbed, other-instance and shotgun answers rejected", figures)
+    return CheckResult(
+        "wrong_answers", True, "malformed, perturbed, other-instance and shotgun answers rejected", figures
+    )
 
 
 def check_no_leak(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
@@ -261,16 +288,20 @@ def check_no_leak(env: Environment, samples: dict[float, list[Instance]]) -> Che
                 continue
             squashed_prompt = "".join(instance.prompt.split())
             if reference in instance.prompt or "".join(reference.split()) in squashed_prompt:
-                return CheckResult("no_leak", False, f"the prompt of seed {instance.seed} at level {level} contains the reference")
+                return CheckResult(
+                    "no_leak", False, f"the prompt of seed {instance.seed} at level {level} contains the reference"
+                )
     return CheckResult("no_leak", True, "no prompt contains its reference")
 
 
 def check_difficulty_grows(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
     """Mean measured complexity never falls as the level rises, and level 1 exceeds level 0."""
-    means = {level: statistics.fmean(i.metadata["complexity"] for i in instances) for level, instances in samples.items()}
+    means = {
+        level: statistics.fmean(i.metadata["complexity"] for i in instances) for level, instances in samples.items()
+    }
     levels = sorted(means)
     figures = {"complexity_by_level": {str(level): round(means[level], 3) for level in levels}}
-    for low, high in zip(levels, levels[1:]):
+    for low, high in itertools.pairwise(levels):
         if means[high] < means[low] - 1e-9:
             return CheckResult("difficulty_grows", False, f"complexity falls from level {low} to {high}", figures)
     if means[levels[-1]] <= means[levels[0]]:
@@ -288,7 +319,12 @@ def check_sample_time(env: Environment, seeds: Sequence[int], budget_s: float = 
     median, worst = statistics.median(times), max(times)
     figures = {"median_ms": round(median * 1000, 3), "max_ms": round(worst * 1000, 3)}
     if median > budget_s:
-        return CheckResult("sample_time", False, f"median sampling time at level 1 is {median * 1000:.1f} ms (> {budget_s * 1000:.0f} ms)", figures)
+        return CheckResult(
+            "sample_time",
+            False,
+            f"median sampling time at level 1 is {median * 1000:.1f} ms (> {budget_s * 1000:.0f} ms)",
+            figures,
+        )
     return CheckResult("sample_time", True, f"median {median * 1000:.2f} ms at level 1", figures)
 
 

@@ -91,7 +91,8 @@ class IntParam(_NumericParam):
     high: int
 
     def at_level(self, level: float) -> int:
-        value = round(self._fraction_to_value(self._fraction(level)))
+        # Half up, not Python's half-to-even, so equal level steps give even parameter steps.
+        value = math.floor(self._fraction_to_value(self._fraction(level)) + 0.5)
         return int(min(max(value, self.low), self.high))
 
     def validate(self, name: str, value: Any) -> int:

@@ -85,9 +85,7 @@ def load_class_from_file(path: str | os.PathLike[str]) -> type[Environment]:
         and obj.__module__ == module_name
     ]
     if len(classes) != 1:
-        raise ValueError(
-            f"'{path}' must define exactly one subclass of envfoundry.Environment, found {len(classes)}"
-        )
+        raise ValueError(f"'{path}' must define exactly one subclass of envfoundry.Environment, found {len(classes)}")
     errors = contract_errors(classes[0])
     if errors:
         raise ValueError(f"'{path}': " + "; ".join(errors))

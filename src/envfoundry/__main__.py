@@ -1,0 +1,3 @@
+from envfoundry.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""The ``envfoundry`` command line.
+
+Every listing takes ``--json``. Bad input (unknown environment, bad parameter, unreadable file)
+prints one line on stderr and exits with status 2; nothing prints a traceback for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from envfoundry.core import Environment, Instance, make, registered
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit status 2."""
+
+
+def _make(name: str) -> Environment:
+    try:
+        return make(name)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _describe(env: Environment) -> dict[str, Any]:
+    return {
+        "name": env.name,
+        "version": env.version,
+        "asymmetry": env.asymmetry,
+        "family": env.family,
+        "description": env.description,
+        "parameters": env.parameter_space.json_schema(),
+    }
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+# ----- list / show ------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    envs = [_make(name) for name in registered()]
+    if args.json:
+        _print_json([_describe(env) for env in envs])
+        return 0
+    width = max(len(env.name) for env in envs)
+    print(f"{'name':<{width}}  {'asymmetry':<11}  {'family':<12}  parameters")
+    for env in envs:
+        print(f"{env.name:<{width}}  {env.asymmetry:<11}  {env.family:<12}  {', '.join(env.parameter_space)}")
+    print(f"\n{len(envs)} environments. `envfoundry show NAME` describes one.")
+    return 0
+
+
+def _param_line(name: str, schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        kind = "choice of " + ", ".join(str(c) for c in schema["enum"]) + " (easiest first)"
+    else:
+        scale = ", log scale" if schema.get("x-scale") == "log" else ""
+        harder = "larger is harder" if schema["x-harder"] == "up" else "smaller is harder"
+        kind = f"{schema['type']} in [{schema['minimum']}, {schema['maximum']}] ({harder}{scale})"
+    text = f"  {name}: {kind}"
+    if schema.get("description"):
+        text += f"\n      {schema['description']}"
+    return text
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    env = _make(args.name)
+    info = _describe(env)
+    if args.json:
+        info["levels"] = {str(level): env.parameter_space.at_level(level) for level in (0.0, 0.5, 1.0)}
+        _print_json(info)
+        return 0
+    print(f"{env.name} (version {env.version}, {env.asymmetry}{', ' + env.family if env.family else ''})\n")
+    print(env.description + "\n")
+    print("Parameters:")
+    for name, schema in info["parameters"]["properties"].items():
+        print(_param_line(name, schema))
+    print("\nAt level 0 / 0.5 / 1:")
+    for level in (0.0, 0.5, 1.0):
+        print(f"  {level:<4} {json.dumps(env.parameter_space.at_level(level))}")
+    return 0
+
+
+# ----- sample -----------------------------------------------------------------------------------
+def cmd_sample(args: argparse.Namespace) -> int:
+    env = _make(args.name)
+    if args.n < 1:
+        raise UsageError(f"--n must be at least 1, got {args.n}")
+    try:
+        params = env.parameter_space.parse(args.param or [])
+        instances = [env.sample(args.seed + offset, level=args.level, params=params) for offset in range(args.n)]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.jsonl:
+        for instance in instances:
+            print(instance.to_json())
+    elif args.json:
+        _print_json([instance.to_dict() for instance in instances])
+    else:
+        for instance in instances:
+            level = "" if instance.level is None else f" level={instance.level}"
+            print(f"=== {env.name} seed={instance.seed}{level} params={json.dumps(instance.params)}")
+            print(instance.prompt)
+            print(f"--- reference: {instance.reference}\n")
+    return 0
+
+
+# ----- score ------------------------------------------------------------------------------------
+def _read_instance(path: str, index: int | None) -> Instance:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read instance file '{path}': {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:  # JSON Lines: one instance per line
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"'{path}' is neither JSON nor JSON Lines: {exc.msg}") from None
+    records = data if isinstance(data, list) else [data]
+    if not records:
+        raise UsageError(f"'{path}' holds no instances")
+    if index is None:
+        if len(records) > 1:
+            raise UsageError(f"'{path}' holds {len(records)} instances; choose one with --index")
+        index = 0
+    if not 0 <= index < len(records):
+        raise UsageError(f"--index {index} is out of range: '{path}' holds {len(records)} instances")
+    try:
+        return Instance.from_dict(records[index])
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"'{path}': {exc}") from None
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    env = _make(args.name)
+    if args.instance == "-" and args.response == "-":
+        raise UsageError("--instance and --response cannot both be read from standard input")
+    instance = _read_instance(args.instance, args.index)
+    response = sys.stdin.read() if args.response == "-" else args.response
+    try:
+        verdict = env.score_answer(instance, response) if args.bare else env.score(instance, response)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print_json(verdict.to_dict())
+    else:
+        print(f"reward={verdict.reward:g} correct={verdict.correct} format_ok={verdict.format_ok}")
+        print(f"reason: {verdict.reason}")
+        if verdict.metadata:
+            print(f"metadata: {json.dumps(verdict.metadata, sort_keys=True)}")
+    return 0
+
+
+# ----- tour -------------------------------------------------------------------------------------
+def cmd_tour(args: argparse.Namespace) -> int:
+    from envfoundry.cli.tour import run_tour
+
+    return run_tour(seeds=args.seeds, out=args.out, as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envfoundry", description="Verifiable reasoning environments for RL training of language models."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the registered environments")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="describe one environment and its parameter space")
+    p.add_argument("name", help="a registered name or a path to an environment module")
+    p.add_argument("--json", action="store_true", help="print JSON (with the JSON Schema of the parameters)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("sample", help="sample instances")
+    p.add_argument("name", help="a registered name or a path to an environment module")
+    p.add_argument("--level", type=float, default=None, help="difficulty in [0, 1] (default 0.5)")
+    p.add_argument("--param", action="append", metavar="K=V", help="set one parameter directly (repeatable)")
+    p.add_argument("--n", type=int, default=1, help="how many instances (seeds S, S+1, ...)")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON array of instances")
+    fmt.add_argument("--jsonl", action="store_true", help="print one JSON instance per line")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("score", help="score a response to a sampled instance")
+    p.add_argument("name", help="a registered name or a path to an environment module")
+    p.add_argument(
+        "--instance", required=True, metavar="FILE", help="instance JSON, a JSON array or JSON Lines (- for stdin)"
+    )
+    p.add_argument("--index", type=int, default=None, help="which instance, when FILE holds several")
+    p.add_argument("--response", required=True, metavar="TEXT", help="the model's response, or - to read stdin")
+    p.add_argument("--bare", action="store_true", help="the response is the bare answer, without <answer> tags")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("tour", help="a short tour: every environment sampled and scored at three levels")
+    p.add_argument("--seeds", type=int, default=20, help="seeds per environment and level")
+    p.add_argument("--out", default=None, metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p.set_defaults(func=cmd_tour)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"envfoundry: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `envfoundry sample ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+from envfoundry import extract_answer
+from envfoundry.core import parse_int, parse_int_list
+
+
+def test_extraction_takes_the_last_block_case_insensitively_across_lines():
+    assert extract_answer("<answer>1</answer> then <ANSWER>\n 2 3 \n</Answer>") == "2 3"
+    assert extract_answer("no tags here") is None
+    assert extract_answer("<answer>unclosed") is None
+    assert extract_answer("<answer></answer>") == ""
+    assert extract_answer(None) is None
+
+
+def test_parse_int_is_strict():
+    assert parse_int(" -12. ") == -12
+    assert parse_int("+7") == 7
+    for bad in ["", "1 2", "1,2", "3.5", "1e3", "x=3", "1" * 65, "٣"]:
+        assert parse_int(bad) is None, bad
+
+
+def test_parse_int_list_accepts_common_separators_and_brackets():
+    assert parse_int_list("[1, 2, 3]") == [1, 2, 3]
+    assert parse_int_list("4;5 6") == [4, 5, 6]
+    assert parse_int_list("1 two 3") is None
+    assert parse_int_list("") is None

@@ -1,0 +1,117 @@
+"""shortest_path: Dijkstra is right, any shortest path is accepted, violations are named."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+import envfoundry
+from envfoundry.envs.shortest_path import ShortestPath
+
+
+@pytest.fixture(scope="module")
+def env() -> ShortestPath:
+    return envfoundry.make("shortest_path")
+
+
+def _brute_force_cost(state: dict) -> int:
+    """Cheapest simple path by trying every ordering of intermediate nodes (tiny graphs only)."""
+    weight = {}
+    for u, v, w in state["edges"]:
+        weight[(u, v)] = weight[(v, u)] = w
+    others = [v for v in range(state["nodes"]) if v not in (state["source"], state["target"])]
+    best = None
+    for size in range(len(others) + 1):
+        for middle in itertools.permutations(others, size):
+            path = [state["source"], *middle, state["target"]]
+            if all(pair in weight for pair in itertools.pairwise(path)):
+                cost = sum(weight[pair] for pair in itertools.pairwise(path))
+                best = cost if best is None else min(best, cost)
+    return best
+
+
+def test_dijkstra_matches_brute_force_on_small_graphs(env):
+    for seed in range(30):
+        instance = env.sample(seed, params={"nodes": 7, "extra_edges": 1.0, "max_weight": 20})
+        assert instance.state["optimum"] == _brute_force_cost(instance.state)
+        assert env.score_answer(instance, instance.reference).correct
+
+
+# Two routes of cost 4 from 0 to 3 (via 1 or via 2), a direct edge of cost 9, no edge 1-2.
+STATE = {
+    "nodes": 4,
+    "edges": [[0, 1, 2], [0, 2, 1], [0, 3, 9], [1, 3, 2], [2, 3, 3]],
+    "source": 0,
+    "target": 3,
+    "optimum": 4,
+    "path": [0, 1, 3],
+}
+
+
+def test_a_different_shortest_path_earns_full_reward():
+    env = ShortestPath()
+    assert env.verify(STATE, "0 1 3").reward == 1.0
+    assert env.verify(STATE, "0 2 3").reward == 1.0
+    assert env.verify(STATE, "[0, 2, 3].").reward == 1.0
+    assert env.verify(STATE, "0 -> 2 -> 3").reward == 1.0
+
+
+def test_a_longer_valid_path_earns_documented_partial_credit():
+    score = ShortestPath().verify(STATE, "0 3")
+    assert score.reward == pytest.approx(0.5 * 4 / 9)
+    assert "weight 9" in score.reason
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("1 3", "start at node 0"),
+        ("0 1", "end at node 3"),
+        ("0 7 3", "does not exist"),
+        ("0 1 2 3", "no edge between 1 and 2"),
+        ("0 1 0 2 3", "more than once"),
+        ("0 -1 3", "node numbers"),
+        ("0 1 3 or 0 2 3", "node numbers"),
+        ("banana", "node numbers"),
+        ("", "node numbers"),
+    ],
+)
+def test_violations_score_zero_with_a_reason(answer, reason):
+    score = ShortestPath().verify(STATE, answer)
+    assert score.reward == 0.0
+    assert reason in score.reason
+
+
+def test_shotgun_of_two_shortest_paths_is_not_full_credit():
+    assert ShortestPath().verify(STATE, "0 1 3 0 2 3").reward < 1.0
+    assert ShortestPath().verify(STATE, "0 1 3\n0 2 3").reward < 1.0
+
+
+def test_levels_change_the_graph(env):
+    easy = [env.sample(s, level=0.0).state for s in range(10)]
+    hard = [env.sample(s, level=1.0).state for s in range(10)]
+    assert all(s["nodes"] == 5 for s in easy) and all(s["nodes"] == 40 for s in hard)
+    assert max(len(s["edges"]) for s in easy) < min(len(s["edges"]) for s in hard)
+    assert max(w for s in easy for *_, w in s["edges"]) <= 9
+    assert max(w for s in hard for *_, w in s["edges"]) > 9
+
+
+def test_graph_is_simple_and_connected_and_state_survives_json(env):
+    for seed in range(20):
+        instance = env.sample(seed, level=1.0)
+        state = json.loads(json.dumps(instance.state))
+        pairs = [(u, v) for u, v, _ in state["edges"]]
+        assert all(u < v for u, v in pairs) and len(set(pairs)) == len(pairs)
+        reached, frontier = {0}, [0]
+        while frontier:
+            node = frontier.pop()
+            for u, v in pairs:
+                for a, b in ((u, v), (v, u)):
+                    if a == node and b not in reached:
+                        reached.add(b)
+                        frontier.append(b)
+        assert len(reached) == state["nodes"]
+        assert len(state["path"]) >= 2
+        assert env.score_answer(instance, instance.reference).correct
