@@ -22,3 +22,18 @@ def test_parse_int_list_accepts_common_separators_and_brackets():
     assert parse_int_list("4;5 6") == [4, 5, 6]
     assert parse_int_list("1 two 3") is None
     assert parse_int_list("") is None
+
+
+def test_parse_int_list_options_and_trailing_full_stop():
+    assert parse_int_list("1 2 3.") == [1, 2, 3]
+    assert parse_int_list("1 -2", negative=False) is None
+    assert parse_int_list("12345", max_digits=4) is None
+
+
+def test_parse_moves_normalises_and_refuses_foreign_letters():
+    from envfoundry.core import parse_moves
+
+    assert parse_moves("[r, R; d u]") == "RRDU"
+    assert parse_moves("RRW") is None
+    assert parse_moves("RRW", alphabet="UDLRW") == "RRW"
+    assert parse_moves("") is None and parse_moves("right") is None

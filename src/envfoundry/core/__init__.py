@@ -1,6 +1,13 @@
 """The contract: environments, instances, verdicts, parameter spaces, answers, the registry."""
 
-from envfoundry.core.answer import answer_instruction, extract_answer, parse_int, parse_int_list, split_tokens
+from envfoundry.core.answer import (
+    answer_instruction,
+    extract_answer,
+    parse_int,
+    parse_int_list,
+    parse_moves,
+    split_tokens,
+)
 from envfoundry.core.environment import Environment, Instance, Score, Verdict, contract_errors
 from envfoundry.core.params import ChoiceParam, FloatParam, IntParam, Param, ParamSpace
 from envfoundry.core.registry import get_class, load_class_from_file, make, register, registered
@@ -23,6 +30,7 @@ __all__ = [
     "make",
     "parse_int",
     "parse_int_list",
+    "parse_moves",
     "register",
     "registered",
     "split_tokens",

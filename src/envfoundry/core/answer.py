@@ -15,6 +15,7 @@ ANSWER_INSTRUCTION = (
 
 _ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _INT_RE = re.compile(r"[-+]?[0-9]+")
+_NATURAL_RE = re.compile(r"[0-9]+")
 _TOKEN_SPLIT_RE = re.compile(r"[\s,;]+")
 
 
@@ -44,15 +45,32 @@ def parse_int(answer: str) -> int | None:
     return int(text)
 
 
-def parse_int_list(answer: str) -> list[int] | None:
-    """Integers separated by spaces, commas or semicolons, optionally in brackets; else None."""
-    text = answer.strip()
+def _unwrap(answer: str) -> str:
+    """Strip whitespace, one trailing full stop and one pair of enclosing brackets."""
+    text = answer.strip().rstrip(".").strip()
     if len(text) >= 2 and text[0] in "[(" and text[-1] in "])":
         text = text[1:-1]
-    tokens = [t for t in _TOKEN_SPLIT_RE.split(text) if t]
-    if not tokens or any(not _INT_RE.fullmatch(t) or len(t) > 64 for t in tokens):
+    return text
+
+
+def parse_int_list(answer: str, *, negative: bool = True, max_digits: int = 64) -> list[int] | None:
+    """Integers separated by spaces, commas or semicolons, optionally in brackets, a trailing full
+    stop tolerated; None if any token is not an ASCII integer (or is negative when ``negative`` is
+    False, or has more than ``max_digits`` digits)."""
+    pattern = _INT_RE if negative else _NATURAL_RE
+    tokens = [t for t in _TOKEN_SPLIT_RE.split(_unwrap(answer)) if t]
+    if not tokens or any(not pattern.fullmatch(t) or len(t.lstrip("+-")) > max_digits for t in tokens):
         return None
     return [int(t) for t in tokens]
+
+
+def parse_moves(answer: str, alphabet: str = "UDLR") -> str | None:
+    """A move string over ``alphabet`` (any case; spaces, commas or semicolons between moves;
+    optional brackets and trailing full stop), upper-cased; None if empty or anything else is in it."""
+    moves = _TOKEN_SPLIT_RE.sub("", _unwrap(answer)).upper()
+    if not moves or moves.strip(alphabet):
+        return None
+    return moves
 
 
 def split_tokens(answer: str) -> list[str]:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections import deque
 
-from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, register
+from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, parse_moves, register
 
 WALL, OPEN, START, GOAL = "#", ".", "S", "G"
 # Row and column change of each move letter.
@@ -23,23 +22,9 @@ PARTIAL_CAP = 0.5
 # Carving extends the newest corridor with this probability (long winding corridors, like a
 # depth-first maze) and otherwise a random one (short side branches, like Prim's maze).
 _NEWEST_BIAS = 0.7
-_SEPARATORS_RE = re.compile(r"[\s,;]+")
-_MOVES_RE = re.compile(r"[UDLR]*")
 # Format examples for the prompt; they end on different cells, so at most one reaches G, and the
 # first that is not a correct answer is shown: copying the example never earns full reward.
 _EXAMPLES = ("DDRRRU", "RRDDLD", "ULLURR")
-
-
-def parse_moves(answer: str) -> str | None:
-    """A string over U/D/L/R (any case; spaces, commas or semicolons between moves; optional
-    brackets and trailing full stop), upper-cased; None if anything else is in it or it is empty."""
-    text = answer.strip().rstrip(".").strip()
-    if len(text) >= 2 and text[0] in "[(" and text[-1] in "])":
-        text = text[1:-1]
-    moves = _SEPARATORS_RE.sub("", text).upper()
-    if not moves or not _MOVES_RE.fullmatch(moves):
-        return None
-    return moves
 
 
 def carve(rng: random.Random, width: int, height: int) -> bytearray:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import math
 import random
-import re
 
-from envfoundry.core import ChoiceParam, Environment, FloatParam, IntParam, Score, answer_instruction, register
+from envfoundry.core import (
+    ChoiceParam,
+    Environment,
+    FloatParam,
+    IntParam,
+    Score,
+    answer_instruction,
+    parse_int_list,
+    register,
+)
 
-_SPLIT_RE = re.compile(r"[\s,;]+")
-_ITEM_RE = re.compile(r"[0-9]{1,6}")
 # A feasible but suboptimal set earns at most this much, scaled by its share of the optimum.
 PARTIAL_CAP = 0.5
 
@@ -45,13 +51,7 @@ def solve(weights: list[int], values: list[int], capacity: int) -> tuple[int, li
 
 def parse_items(answer: str) -> list[int] | None:
     """Item numbers separated by spaces (commas tolerated), optionally in brackets; else None."""
-    text = answer.strip().rstrip(".").strip()
-    if len(text) >= 2 and text[0] in "[({" and text[-1] in "])}":
-        text = text[1:-1]
-    tokens = [t for t in _SPLIT_RE.split(text) if t]
-    if not tokens or not all(_ITEM_RE.fullmatch(t) for t in tokens):
-        return None
-    return [int(t) for t in tokens]
+    return parse_int_list(answer, negative=False, max_digits=6)
 
 
 class Knapsack(Environment):

@@ -12,12 +12,9 @@ import bisect
 import itertools
 import math
 import random
-import re
 
-from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, register
+from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, parse_int_list, register
 
-_SPLIT_RE = re.compile(r"[\s,;]+")
-_VALUE_RE = re.compile(r"[0-9]{1,9}")
 # A valid but shorter increasing subsequence earns at most this much, scaled by its share of the optimum.
 PARTIAL_CAP = 0.5
 
@@ -53,13 +50,7 @@ def longest_increasing_subsequence(sequence: list[int]) -> list[int]:
 
 def parse_values(answer: str) -> list[int] | None:
     """Non-negative integers separated by spaces (commas tolerated), optionally in brackets; else None."""
-    text = answer.strip().rstrip(".").strip()
-    if len(text) >= 2 and text[0] in "[(" and text[-1] in "])":
-        text = text[1:-1]
-    tokens = [t for t in _SPLIT_RE.split(text) if t]
-    if not tokens or not all(_VALUE_RE.fullmatch(t) for t in tokens):
-        return None
-    return [int(t) for t in tokens]
+    return parse_int_list(answer, negative=False, max_digits=9)
 
 
 class LongestIncreasingSubsequence(Environment):

@@ -13,12 +13,10 @@ import math
 import random
 import re
 
-from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, register
+from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, parse_int_list, register
 
 # Arrows are a natural way to write a path; they are read as plain separators.
 _ARROW_RE = re.compile(r"\s*(?:->|→|=>)\s*")
-_SPLIT_RE = re.compile(r"[\s,;]+")
-_NODE_RE = re.compile(r"[0-9]{1,6}")
 # A valid but costlier path earns at most this much, scaled by how close its cost is to the optimum.
 PARTIAL_CAP = 0.5
 
@@ -45,13 +43,7 @@ def dijkstra(n: int, adjacency: list[list[tuple[int, int]]], source: int) -> tup
 
 def parse_path(answer: str) -> list[int] | None:
     """Node numbers separated by spaces (commas or arrows tolerated), optionally in brackets; else None."""
-    text = answer.strip().rstrip(".").strip()
-    if len(text) >= 2 and text[0] in "[(" and text[-1] in "])":
-        text = text[1:-1]
-    tokens = [t for t in _SPLIT_RE.split(_ARROW_RE.sub(" ", text)) if t]
-    if not tokens or not all(_NODE_RE.fullmatch(t) for t in tokens):
-        return None
-    return [int(t) for t in tokens]
+    return parse_int_list(_ARROW_RE.sub(" ", answer), negative=False, max_digits=6)
 
 
 class ShortestPath(Environment):

@@ -10,34 +10,19 @@ from __future__ import annotations
 
 import math
 import random
-import re
 
-from envfoundry.core import ChoiceParam, Environment, IntParam, Score, answer_instruction, register
+from envfoundry.core import ChoiceParam, Environment, IntParam, Score, answer_instruction, parse_moves, register
 
 BOARDS = {"2x3": (2, 3), "3x3": (3, 3), "3x4": (3, 4), "4x4": (4, 4)}
 # Row and column change of the BLANK for each move letter, and the letter that undoes each move.
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
 INVERSE = {"U": "D", "D": "U", "L": "R", "R": "L"}
-_SEPARATORS_RE = re.compile(r"[\s,;]+")
-_MOVES_RE = re.compile(r"[UDLR]*")
 # A scramble that loop-erases back to the solved board is drawn again; this many tries are ample.
 _MAX_ATTEMPTS = 100
 # Format examples for the prompt; the first one that does not solve the board is shown, so copying
 # the example never earns reward.
 _EXAMPLES = ("LURD", "ULDR", "RDLU", "DRUL")
 _EDGES = {"U": "top", "D": "bottom", "L": "left", "R": "right"}
-
-
-def parse_moves(answer: str) -> str | None:
-    """A string over U/D/L/R (any case; spaces, commas or semicolons between moves; optional
-    brackets and trailing full stop), upper-cased; None if anything else is in it or it is empty."""
-    text = answer.strip().rstrip(".").strip()
-    if len(text) >= 2 and text[0] in "[(" and text[-1] in "])":
-        text = text[1:-1]
-    moves = _SEPARATORS_RE.sub("", text).upper()
-    if not moves or not _MOVES_RE.fullmatch(moves):
-        return None
-    return moves
 
 
 def solved_board(rows: int, cols: int) -> list[int]:
