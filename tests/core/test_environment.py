@@ -150,3 +150,17 @@ def test_contract_errors_name_each_problem():
 
 def test_description_is_the_docstring(toy):
     assert toy.description.startswith("Add up a list of numbers.")
+
+
+def test_memoised_parameters_still_validate_every_call(toy):
+    assert toy.sample(0, level=1).params == toy.sample(0, level=1.0).params
+    with pytest.raises(ValueError, match="level must be a number"):
+        toy.sample(0, level=True)
+    toy.sample(0, params={"n": 1 + 1})
+    with pytest.raises(ValueError, match="must be an integer"):
+        toy.sample(0, params={"n": True})
+    with pytest.raises(ValueError, match="must be an integer"):
+        toy.sample(0, params={"n": [2]})
+    first = toy.sample(0, params={"n": 3})
+    first.params["n"] = 99  # mutating one instance never leaks into the next
+    assert toy.sample(1, params={"n": 3}).params["n"] == 3

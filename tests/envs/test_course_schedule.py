@@ -70,6 +70,11 @@ def test_specific_violations_are_rejected_with_reasons():
     assert ENV.score_answer(inst, "C1 C2").reward == 0
     # Brackets and commas are tolerated.
     assert ENV.score_answer(inst, "[" + ", ".join(ref) + "]").correct
+    # Plain digits-and-spaces answers take a shortcut in verify; it must judge like the parser.
+    assert ENV.score_answer(inst, " ".join(["0" + ref[0], *ref[1:]])).correct
+    over_long = ENV.score_answer(inst, " ".join(["0" * 70 + ref[0], *ref[1:]]))
+    assert over_long.reward == 0 and "course numbers" in over_long.reason
+    assert "unknown" in ENV.score_answer(inst, " ".join(["0", *ref])).reason
 
 
 def test_level_zero_is_a_chain_with_a_unique_order():

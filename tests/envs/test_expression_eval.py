@@ -3,7 +3,7 @@
 import ast
 
 import envfoundry
-from envfoundry.envs.expression_eval import evaluate, render
+from envfoundry.envs.expression_eval import evaluate, render, small_divisors
 
 ENV = envfoundry.make("expression_eval")
 
@@ -39,6 +39,9 @@ def test_reference_matches_python_on_the_rendered_text():
         for seed in range(150):
             inst = ENV.sample(seed, level=level)
             assert int(inst.reference) == python_value(inst.state["expression"]), inst.state["expression"]
+            # The builder's running value and text agree with a fresh walk of the tree.
+            assert inst.state["value"] == evaluate(inst.state["tree"])
+            assert inst.state["expression"] == render(inst.state["tree"])
 
 
 def test_divisions_are_exact_and_values_bounded():
@@ -80,3 +83,11 @@ def test_parameters_change_the_instances():
     assert max(len(str(abs(int(ENV.reference(s))))) for s in hard) >= 5
     flat = ENV.sample(1, params={"n_operands": 10, "max_depth": 0, "operators": "+-*/neg"}).state["expression"]
     assert "(" not in flat.replace("(-", "")
+
+
+def test_small_divisors_match_trial_division():
+    values = [*range(0, 1200), 997 * 991, 2**20, 3 * 100_003, 720_720, 9_699_690]
+    for limit in (9, 10, 97, 999):
+        for value in values:
+            expected = [d for d in range(2, min(limit, value) + 1) if value % d == 0]
+            assert sorted(small_divisors(value, limit)) == expected, (value, limit)

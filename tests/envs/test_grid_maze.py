@@ -46,6 +46,11 @@ def all_shortest_routes(state: dict, limit: int = 50) -> list[str]:
     return routes
 
 
+def open_cells(bits: int, width: int, height: int) -> list[int]:
+    """1 or 0 for each cell in row-major order, from a bit set with the frame of ``_layout``."""
+    return [(bits >> ((i // width + 1) * (width + 1) + i % width)) & 1 for i in range(width * height)]
+
+
 def hand_state() -> dict:
     grid = [
         "S..#",
@@ -71,7 +76,8 @@ def test_carving_gives_a_connected_tree_and_loops_add_cycles():
     for seed in range(20):
         rng = random.Random(seed)
         width, height = 13, 9
-        is_open = carve(rng, width, height)
+        opened = carve(rng, width, height)
+        is_open = open_cells(opened, width, height)
         cells = [(i // width, i % width) for i in range(width * height) if is_open[i]]
         edges = sum(
             1
@@ -82,7 +88,9 @@ def test_carving_gives_a_connected_tree_and_loops_add_cycles():
         assert edges == len(cells) - 1  # a tree: connected (checked below) and without cycles
         grid = ["".join("." if is_open[r * width + c] else "#" for c in range(width)) for r in range(height)]
         assert len(distances(grid, cells[0])) == len(cells)
-        open_loops(rng, is_open, width, height, 0.3)
+        looped = open_loops(rng, opened, width, height, 0.3)
+        assert looped & opened == opened
+        is_open = open_cells(looped, width, height)
         more = sum(
             1
             for i in range(width * height)
@@ -91,6 +99,7 @@ def test_carving_gives_a_connected_tree_and_loops_add_cycles():
             if 0 <= j < width * height and is_open[j]
         )
         assert more > sum(is_open) - 1
+        assert sum(is_open) == looped.bit_count()  # nothing opened on the frame
 
 
 def test_a_different_shortest_route_is_accepted():

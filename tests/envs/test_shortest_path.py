@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 
 import envfoundry
-from envfoundry.envs.shortest_path import ShortestPath
+from envfoundry.core import parse_int_list
+from envfoundry.envs.shortest_path import ShortestPath, parse_path
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,29 @@ def test_violations_score_zero_with_a_reason(answer, reason):
     score = ShortestPath().verify(STATE, answer)
     assert score.reward == 0.0
     assert reason in score.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "4 1 7 2",
+        " 4  1\n7\t2 ",
+        "4\x1c1",
+        "123456 2",
+        "1234567 2",
+        "0",
+        "\u0663 1",
+        "[4, 1]",
+        "4 -> 1",
+        "4 1.",
+        "-1 2",
+        "+1 2",
+        "",
+    ],
+)
+def test_quick_parse_agrees_with_the_general_parser(answer):
+    # parse_path skips the regular expressions for plain numbers; it must never change the result.
+    assert parse_path(answer) == parse_int_list(re.sub(r"\s*(?:->|→|=>)\s*", " ", answer), negative=False, max_digits=6)
 
 
 def test_shotgun_of_two_shortest_paths_is_not_full_credit():

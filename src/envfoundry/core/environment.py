@@ -140,10 +140,14 @@ def contract_errors(cls: Any) -> list[str]:
     return errors
 
 
-def _seed_rng(name: str, version: int, seed: int, params: Mapping[str, Any]) -> random.Random:
+def _seed_prefix(name: str, version: int, params: Mapping[str, Any]) -> str:
+    # repr() of ints, floats, strings and bools is the same on every platform (json.dumps is slower).
+    return f"{name}|{version}|" + "|".join(f"{key}={params[key]!r}" for key in sorted(params)) + "|"
+
+
+def _seed_rng(prefix: str, seed: int) -> random.Random:
     # A digest of the inputs, never hash(): hash() of a string changes between processes.
-    material = json.dumps([name, version, seed, params], sort_keys=True, default=str)
-    digest = hashlib.sha256(material.encode()).digest()
+    digest = hashlib.sha256(f"{prefix}{seed}".encode()).digest()
     return random.Random(int.from_bytes(digest[:16], "big"))
 
 
@@ -171,6 +175,7 @@ class Environment:
         if errors:
             raise TypeError("; ".join(errors))
         self.parameter_space = ParamSpace(self.space, owner=f"environment '{self.name}'")
+        self._resolve_cache: dict[tuple, tuple[dict[str, Any], str]] = {}
 
     # ----- the authoring contract -------------------------------------------------------------
     def generate(self, rng: random.Random, **params: Any) -> dict[str, Any]:
@@ -219,8 +224,8 @@ class Environment:
         """
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an integer, got {seed!r}")
-        resolved = self.parameter_space.resolve(level, params)
-        rng = _seed_rng(self.name, self.version, seed, resolved)
+        resolved, prefix = self._resolve(level, params)
+        rng = _seed_rng(prefix, seed)
         state = self.generate(rng, **resolved)
         if not isinstance(state, dict):
             raise TypeError(f"{self.name}.generate must return a dict, got {type(state).__name__}")
@@ -241,6 +246,21 @@ class Environment:
             level=None if level is None else float(level),
             metadata=metadata,
         )
+
+    def _resolve(self, level: float | None, params: Mapping[str, Any] | None) -> tuple[dict[str, Any], str]:
+        """Validated parameters and the seed prefix, memoised: training samples the same few
+        settings millions of times. Types are part of the key, so ``True`` never hits ``1``."""
+        try:
+            key = (type(level), level, tuple((k, type(v), v) for k, v in (params or {}).items()))
+            hit = self._resolve_cache.get(key)
+        except TypeError:  # an unhashable value: validation will reject it with a clear message
+            key, hit = None, None
+        if hit is None:
+            resolved = self.parameter_space.resolve(level, params)
+            hit = (resolved, _seed_prefix(self.name, self.version, resolved))
+            if key is not None and len(self._resolve_cache) < 4096:
+                self._resolve_cache[key] = hit
+        return dict(hit[0]), hit[1]
 
     def score(self, instance: Instance | Mapping[str, Any], response: str) -> Verdict:
         """Score a full model response: extract the last <answer> block, then verify it.

@@ -207,13 +207,17 @@ class ParamSpace(Mapping[str, Param]):
 
     def resolve(self, level: float | None = None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Full, validated parameters: explicit ``params`` win, the rest come from ``level`` (default 0.5)."""
-        resolved = self.at_level(0.5 if level is None else level)
-        for name, value in (params or {}).items():
+        params = params or {}
+        for name in params:
             if name not in self._params:
                 known = ", ".join(self._params) or "none"
                 raise ValueError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
-            resolved[name] = self._params[name].validate(name, value)
-        return resolved
+        level = 0.5 if level is None else level
+        _check_level(level)  # checked even when every dimension is given, so bad input never passes silently
+        return {
+            name: param.validate(name, params[name]) if name in params else param.at_level(level)
+            for name, param in self._params.items()
+        }
 
     def parse(self, assignments: Sequence[str]) -> dict[str, Any]:
         """Parse ``["k=v", ...]`` command-line assignments into validated parameters."""

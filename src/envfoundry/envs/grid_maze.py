@@ -4,13 +4,16 @@ The maze is carved on the cell grid itself (a randomized growing tree that keeps
 wide), then some walls between two corridors are knocked out to make loops. Breadth-first search
 gives the optimal number of moves; ``verify`` walks the submitted moves cell by cell, so *any*
 shortest route earns full reward.
+
+Sets of cells are Python ints used as bit sets (numbered as in ``_layout``): a carving test or a
+whole BFS layer is then a few big-int operations instead of a Python loop over cells.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
-from collections import deque
 
 from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, parse_moves, register
 
@@ -25,76 +28,118 @@ _NEWEST_BIAS = 0.7
 # Format examples for the prompt; they end on different cells, so at most one reaches G, and the
 # first that is not a correct answer is shown: copying the example never earns full reward.
 _EXAMPLES = ("DDRRRU", "RRDDLD", "ULLURR")
+_INSTRUCTIONS = {example: answer_instruction(example) for example in _EXAMPLES}
+# Bit-set digits to grid characters: format(bits, "b") spells a bit set as '0' and '1'.
+_TO_CELLS = str.maketrans("01", WALL + OPEN)
 
 
-def carve(rng: random.Random, width: int, height: int) -> bytearray:
-    """A tree of one-cell-wide corridors over a width x height grid (1 = open, row-major).
+@functools.cache
+def _layout(width: int, height: int) -> tuple:
+    """What carving and searching a width x height grid need that no instance changes.
 
-    A closed cell is opened from a neighbouring open cell only if the five cells around it on the
-    far side (ahead, both sides, both forward diagonals) are closed: corridors never touch, so the
-    open cells form a tree and a wall always separates two corridors.
+    Cells are numbered on the grid framed by a row above it and a column to its right that are
+    never open: cell (row, col) is bit ``(row + 1) * (width + 1) + col``. A neighbour is then one
+    of ``cell +- 1`` and ``cell +- (width + 1)`` with no bounds checks and no wrapping from one row
+    into the next (a shift by one lands on the frame column), and none is negative.
+
+    Returns ``grow``, the grid's cells, their bit set, and the slices of the grid's rows in the
+    text of a bit set (see ``GridMaze.generate``).
+
+    ``grow[cell][came]`` lists the ways ``cell`` can extend when it was entered by move ``came``
+    (an index into MOVES; 4 for the first cell, entered by none): one ``(mask, bit, then)`` per
+    neighbour inside the grid, except the way back (that neighbour is open, it could never pass).
+    ``bit`` is the neighbour's bit, ``then`` the neighbour's own list, and ``mask`` the bit set of
+    cells that must all be closed to open the neighbour: itself and the five cells around it on
+    the far side (ahead, both sides, both forward diagonals), those inside the grid. Corridors then
+    never touch, so the open cells form a tree and a wall always separates two corridors.
     """
-    # Work on a grid padded with a frame of border cells (2): neighbour tests need no bounds checks.
-    pw = width + 2
-    cells = bytearray(pw * (height + 2))
-    for col in range(pw):
-        cells[col] = cells[(height + 1) * pw + col] = 2
-    for row in range(1, height + 1):
-        cells[row * pw] = cells[row * pw + width + 1] = 2
-    # For each step: the offset of the step, then the five cells beyond it that must stay closed.
-    steps = []
-    for step, side in ((-pw, 1), (pw, 1), (-1, pw), (1, pw)):
-        steps.append((step, (2 * step, step + side, step - side, 2 * step + side, 2 * step - side)))
-    first = (1 + rng.randrange(height)) * pw + 1 + rng.randrange(width)
-    cells[first] = 1
-    active = [first]
-    rand, randrange = rng.random, rng.randrange
-    while active:
-        index = len(active) - 1 if rand() < _NEWEST_BIAS else randrange(len(active))
-        cell = active[index]
-        options = [
-            cell + step
-            for step, (a, b, c, d, e) in steps
-            if cells[cell + step] == 0
-            and cells[cell + a] != 1
-            and cells[cell + b] != 1
-            and cells[cell + c] != 1
-            and cells[cell + d] != 1
-            and cells[cell + e] != 1
-        ]
-        if options:
-            chosen = options[randrange(len(options))] if len(options) > 1 else options[0]
-            cells[chosen] = 1
-            active.append(chosen)
-        else:
-            # Order-preserving removal keeps "newest" meaningful for the bias above.
-            del active[index]
-    is_open = bytearray(width * height)
-    for row in range(height):
-        start = (row + 1) * pw + 1
-        is_open[row * width : (row + 1) * width] = cells[start : start + width]
-    return is_open
-
-
-def open_loops(rng: random.Random, is_open: bytearray, width: int, height: int, share: float) -> None:
-    """Knock out ``share`` of the walls that separate two corridors in a straight line (each one
-    opened joins two parts of the tree, so it makes a loop)."""
-    if share <= 0:
-        return
-    candidates = []
-    for row in range(height):
-        base = row * width
-        for col in range(width):
-            cell = base + col
-            if is_open[cell]:
+    stride = width + 1
+    steps = list(MOVES.values())
+    grow = [[[] for _ in range(5)] for _ in range((height + 1) * stride)]
+    cells = tuple((row + 1) * stride + col for row in range(height) for col in range(width))
+    for cell in cells:
+        row, col = divmod(cell, stride)
+        for move, (dr, dc) in enumerate(steps):
+            tr, tc = row + dr, col + dc
+            if not (1 <= tr <= height and 0 <= tc < width):
                 continue
-            horizontal = 0 < col < width - 1 and is_open[cell - 1] and is_open[cell + 1]
-            vertical = 0 < row < height - 1 and is_open[cell - width] and is_open[cell + width]
-            if horizontal != vertical:
-                candidates.append(cell)
-    count = round(share * len(candidates))
-    for cell in rng.sample(candidates, count):
-        is_open[cell] = 1
+            mask = 0
+            # Ahead is one more step the same way; the sides are perpendicular to it.
+            for r, c in (
+                (tr, tc),
+                (tr + dr, tc + dc),
+                (tr + dc, tc + dr),
+                (tr - dc, tc - dr),
+                (tr + dr + dc, tc + dc + dr),
+                (tr + dr - dc, tc + dc - dr),
+            ):
+                if 1 <= r <= height and 0 <= c < width:
+                    mask |= 1 << (r * stride + c)
+            target = tr * stride + tc
+            entry = (mask, 1 << target, grow[target][move])
+            for came in range(5):
+                if came == 4 or steps[came] != (-dr, -dc):
+                    grow[cell][came].append(entry)
+    rows = tuple(slice(start, start + width) for start in range(stride, (height + 1) * stride, stride))
+    return grow, cells, sum(1 << cell for cell in cells), rows
+
+
+def carve(rng: random.Random, width: int, height: int) -> int:
+    """A tree of one-cell-wide corridors over a width x height grid, as the bit set of open cells
+    (numbered as in ``_layout``)."""
+    grow, cells = _layout(width, height)[:2]
+    rand = rng.random
+    first = cells[int(rand() * len(cells))]
+    opened = 1 << first
+    # The growth options of each open cell that may still grow (see _layout), oldest first.
+    active = [grow[first][4]]
+    while active:
+        count = len(active)
+        index = count - 1 if rand() < _NEWEST_BIAS else int(rand() * count)
+        # Pick one of the ways that can open uniformly by reservoir sampling (no list to build).
+        options = 0
+        for mask, bit, then in active[index]:
+            if not opened & mask:
+                options += 1
+                if options == 1 or rand() * options < 1:
+                    chosen, chosen_then = bit, then
+        if options < 2:
+            # A cell that cannot grow now never can (opening cells only adds obstacles), and one
+            # with a single way out has none left once it takes it: either leaves for good.
+            # Order-preserving removal keeps "newest" meaningful for the bias.
+            del active[index]
+        if options:
+            opened |= chosen
+            active.append(chosen_then)
+    return opened
+
+
+def open_loops(rng: random.Random, opened: int, width: int, height: int, share: float) -> int:
+    """``opened`` with ``share`` of the walls that separate two corridors in a straight line
+    knocked out (each one opened joins two parts of the tree, so it makes a loop)."""
+    if share <= 0:
+        return opened
+    stride = width + 1
+    # Closed cells with open cells on both sides, or above and below (the frame is never open);
+    # a cell with both is a crossing, not a wall between two corridors.
+    horizontal = (opened >> 1) & (opened << 1)
+    vertical = (opened >> stride) & (opened << stride)
+    candidates = (horizontal ^ vertical) & _layout(width, height)[2] & ~opened
+    total = candidates.bit_count()
+    count = round(share * total)
+    if count:
+        walls = []
+        while candidates:
+            low = candidates & -candidates
+            walls.append(low)
+            candidates ^= low
+        # A partial Fisher-Yates shuffle: the first ``count`` entries become a uniform random pick.
+        rand = rng.random
+        for i in range(count):
+            j = i + int(rand() * (total - i))
+            walls[i], walls[j] = walls[j], walls[i]
+            opened |= walls[i]
+    return opened
 
 
 class GridMaze(Environment):
@@ -123,56 +168,78 @@ class GridMaze(Environment):
     }
 
     def generate(self, rng: random.Random, width: int, height: int, loops: float, goal_distance: float) -> dict:
-        is_open = carve(rng, width, height)
-        open_loops(rng, is_open, width, height, loops)
-        cells = [cell for cell in range(width * height) if is_open[cell]]
-        # Breadth-first search over the flat grid from a random open cell, remembering each cell's
-        # predecessor so that one shortest route can be read back.
-        start = cells[rng.randrange(len(cells))]
-        dist = {start: 0}
-        parent = {start: start}
-        queue = deque([start])
-        while queue:
-            cell = queue.popleft()
-            row, col = divmod(cell, width)
-            for nxt, ok in (
-                (cell - width, row > 0),
-                (cell + width, row < height - 1),
-                (cell - 1, col > 0),
-                (cell + 1, col < width - 1),
-            ):
-                if ok and is_open[nxt] and nxt not in dist:
-                    dist[nxt] = dist[cell] + 1
-                    parent[nxt] = cell
-                    queue.append(nxt)
-        farthest = max(dist.values())
+        opened = open_loops(rng, carve(rng, width, height), width, height, loops)
+        _, cells, _, rows = _layout(width, height)
+        stride = width + 1
+        rand = rng.random
+        # A random open cell as the start: rejection is cheap, well over a third of the cells are open.
+        start = cells[int(rand() * len(cells))]
+        while not (opened >> start) & 1:
+            start = cells[int(rand() * len(cells))]
+        # Breadth-first search one whole layer at a time: the next layer is every unseen open
+        # neighbour of the current one (see _layout for why shifts need no masks).
+        layers = []
+        frontier, unseen = 1 << start, opened
+        while frontier:
+            layers.append(frontier)
+            unseen ^= frontier
+            frontier = ((frontier >> 1) | (frontier << 1) | (frontier >> stride) | (frontier << stride)) & unseen
+        farthest = len(layers) - 1
         # At least two moves where the maze reaches that far (carving a 5x5 or larger grid always does).
         threshold = max(min(2, farthest), math.ceil(goal_distance * farthest))
-        goal = rng.choice([cell for cell, d in dist.items() if d >= threshold])
-        letters = {-width: "U", width: "D", -1: "L", 1: "R"}
+        # The goal is a uniformly random cell of the layers from the threshold on: find its layer,
+        # then drop that many lowest bits of the layer and take the next one.
+        far = 0
+        for layer in layers[threshold:]:
+            far |= layer
+        pick = int(rand() * far.bit_count())
+        depth = threshold
+        while pick >= (count := layers[depth].bit_count()):
+            pick -= count
+            depth += 1
+        layer = layers[depth]
+        for _ in range(pick):
+            layer &= layer - 1
+        goal = (layer & -layer).bit_length() - 1
+        # Read one shortest route back from G: each step goes to a neighbour one layer nearer S.
         route = []
         cell = goal
-        while cell != start:
-            route.append(letters[cell - parent[cell]])
-            cell = parent[cell]
-        rows = ["".join(OPEN if is_open[row * width + col] else WALL for col in range(width)) for row in range(height)]
-        for cell, mark in ((start, START), (goal, GOAL)):
-            row, col = divmod(cell, width)
-            rows[row] = rows[row][:col] + mark + rows[row][col + 1 :]
+        for layer in reversed(layers[:depth]):
+            if (layer >> (cell - stride)) & 1:
+                route.append("D")
+                cell -= stride
+            elif (layer >> (cell + stride)) & 1:
+                route.append("U")
+                cell += stride
+            elif (layer >> (cell - 1)) & 1:
+                route.append("R")
+                cell -= 1
+            else:
+                route.append("L")
+                cell += 1
+        # The grid text: format() spells the highest bit first, hence the reversal; the row slices
+        # leave the frame out.
+        size = (height + 1) * stride
+        flat = format(opened, f"0{size}b")[::-1].translate(_TO_CELLS)
+        flat = flat[:start] + START + flat[start + 1 :]
+        flat = flat[:goal] + GOAL + flat[goal + 1 :]
         return {
-            "grid": rows,
-            "start": list(divmod(start, width)),
-            "goal": list(divmod(goal, width)),
-            "optimal": dist[goal],
+            "grid": list(map(flat.__getitem__, rows)),
+            "start": [start // stride - 1, start % stride],
+            "goal": [goal // stride - 1, goal % stride],
+            "optimal": len(route),
             "solution": "".join(reversed(route)),
         }
 
     def prompt(self, state: dict) -> str:
         grid = state["grid"]
         height, width = len(grid), len(grid[0])
-        board = "\n".join(" ".join(row) for row in grid)
+        # Spaces between all characters, then none around the line breaks: two passes in C.
+        board = " ".join("\n".join(grid)).replace(" \n ", "\n")
         (sr, sc), (gr, gc) = state["start"], state["goal"]
-        example = next(e for e in _EXAMPLES if self.verify(state, e).reward < 1.0)
+        # An example of another length than the optimum is never right, so the walk is rarely needed.
+        optimal = state["optimal"]
+        example = next(e for e in _EXAMPLES if len(e) != optimal or self.verify(state, e).reward < 1.0)
         return (
             f"Here is a maze of {height} rows and {width} columns. '#' is a wall, '.' is an open cell, 'S' is "
             f"the start and 'G' is the goal (both are open cells). Rows are numbered 0 to {height - 1} from top to "
@@ -182,7 +249,7 @@ class GridMaze(Environment):
             "D (down, row + 1), L (left, column - 1) or R (right, column + 1). You may not enter a wall or "
             "leave the grid, and the walk must end on G. Answer with the moves in order as one string of the "
             "letters U, D, L, R. Only a route with the fewest possible moves earns full reward; a longer legal "
-            "route that ends on G earns partial reward.\n" + answer_instruction(example)
+            "route that ends on G earns partial reward.\n" + _INSTRUCTIONS[example]
         )
 
     def reference(self, state: dict) -> str:
@@ -230,7 +297,8 @@ class GridMaze(Environment):
 
     def complexity(self, state: dict) -> float:
         # The cells to search through plus the length of the route to spell out.
-        open_cells = sum(len(row) - row.count(WALL) for row in state["grid"])
+        cells = "".join(state["grid"])
+        open_cells = len(cells) - cells.count(WALL)
         return float(open_cells + state["optimal"])
 
     def metadata(self, state: dict) -> dict:

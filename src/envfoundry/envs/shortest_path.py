@@ -19,31 +19,54 @@ from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_ins
 _ARROW_RE = re.compile(r"\s*(?:->|→|=>)\s*")
 # A valid but costlier path earns at most this much, scaled by how close its cost is to the optimum.
 PARTIAL_CAP = 0.5
+_INSTRUCTION = answer_instruction("4 1 7 2")
+MAX_NODES = 40
+MAX_WEIGHT = 99
+MAX_DIGITS = 6
+# Every "u-v (" and "w)" the prompt can need, built once: formatting three numbers per edge line
+# was most of the prompt's cost.
+_PAIR_TEXT = [[f"{u}-{v} (" for v in range(MAX_NODES)] for u in range(MAX_NODES)]
+_WEIGHT_TEXT = [f"{w})" for w in range(MAX_WEIGHT + 1)]
 
 
-def dijkstra(n: int, adjacency: list[list[tuple[int, int]]], source: int) -> tuple[list[float], list[int]]:
-    """Distances and shortest-path-tree parents from ``source`` (parent -1 for the source/unreached)."""
+def dijkstra(n: int, adjacency: list[list[tuple[int, int]]], source: int) -> tuple[list[float], list[int], list[int]]:
+    """Distances, shortest-path-tree parents (-1 for the source and unreached nodes) and the
+    reached nodes in the order Dijkstra settles them: by distance, ties by node number."""
     dist = [math.inf] * n
     parent = [-1] * n
+    settled = []
     dist[source] = 0
-    heap = [(0, source)]
+    # A heap entry is ``d << bits | v``: plain ints sort like (d, v) tuples and compare faster.
+    bits = n.bit_length()
+    mask = (1 << bits) - 1
+    heap = [source]
     pop, push = heapq.heappop, heapq.heappush
     while heap:
-        d, u = pop(heap)
-        if d > dist[u]:
+        entry = pop(heap)
+        u = entry & mask
+        d = entry >> bits
+        if d > dist[u]:  # a stale entry: u was settled at a smaller distance
             continue
+        settled.append(u)
         for v, w in adjacency[u]:
             nd = d + w
             if nd < dist[v]:
                 dist[v] = nd
                 parent[v] = u
-                push(heap, (nd, v))
-    return dist, parent
+                push(heap, nd << bits | v)
+    return dist, parent, settled
 
 
 def parse_path(answer: str) -> list[int] | None:
     """Node numbers separated by spaces (commas or arrows tolerated), optionally in brackets; else None."""
-    return parse_int_list(_ARROW_RE.sub(" ", answer), negative=False, max_digits=6)
+    # The usual shape, ASCII numbers between whitespace, skips the regular expressions; it gives
+    # the same result as the general parser below.
+    tokens = answer.split()
+    if tokens and answer.isascii() and "".join(tokens).isdigit() and max(map(len, tokens)) <= MAX_DIGITS:
+        return list(map(int, tokens))
+    if ">" in answer or "→" in answer:  # every arrow has one of these
+        answer = _ARROW_RE.sub(" ", answer)
+    return parse_int_list(answer, negative=False, max_digits=MAX_DIGITS)
 
 
 class ShortestPath(Environment):
@@ -58,77 +81,92 @@ class ShortestPath(Environment):
     asymmetry = "algorithmic"
     family = "graphs"
     space = {
-        "nodes": IntParam(5, 40, description="number of nodes in the graph"),
+        "nodes": IntParam(5, MAX_NODES, description="number of nodes in the graph"),
         "extra_edges": FloatParam(
             0.3, 1.5, description="edges added on top of a random spanning tree, per node (more routes to compare)"
         ),
-        "max_weight": IntParam(9, 99, description="edge weights are drawn from [1, max_weight]"),
+        "max_weight": IntParam(9, MAX_WEIGHT, description="edge weights are drawn from [1, max_weight]"),
     }
 
     def generate(self, rng: random.Random, nodes: int, extra_edges: float, max_weight: int) -> dict:
         n = nodes
-        # int(rand() * k) draws from range(k) several times faster than rng.randint, which
-        # dominated sampling time; it still uses only ``rng``.
+        # Draws are int(rand() * k) rather than rng.randint, several times faster. One draw also
+        # serves several small choices: once the integer part of x = rand() * k is taken, the
+        # fractional part is again uniform (with about log2(k) of its 53 bits used up), so it is
+        # rescaled for the next choice. Calls into ``rng`` dominated generation time.
         rand = rng.random
         # A random recursive tree over shuffled labels keeps the graph connected without
         # making the labels hint at its structure.
         keys = [rand() for _ in range(n)]
         order = sorted(range(n), key=keys.__getitem__)
-        present: set[tuple[int, int]] = set()
-        edges: list[list[int]] = []
+        adjacency: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        # Edges by pair number u * n + v (u < v), which both rejects duplicates and sorts them.
+        edges: dict[int, list[int]] = {}
         for i in range(1, n):
-            u, v = order[i], order[int(rand() * i)]
-            key = (u, v) if u < v else (v, u)
-            present.add(key)
-            edges.append([key[0], key[1], 1 + int(rand() * max_weight)])
+            x = rand() * i
+            j = int(x)
+            w = 1 + int((x - j) * max_weight)
+            u, v = order[i], order[j]
+            if u > v:
+                u, v = v, u
+            edges[u * n + v] = [u, v, w]
+            adjacency[u].append((v, w))
+            adjacency[v].append((u, w))
         wanted = min(round(extra_edges * n), n * (n - 1) // 2 - (n - 1))
         attempts = 0
         while wanted > 0 and attempts < 50 * n:
             attempts += 1
-            u, v = int(rand() * n), int(rand() * n)
-            key = (u, v) if u < v else (v, u)
-            if u == v or key in present:
+            x = rand() * n
+            u = int(x)
+            x = (x - u) * n
+            v = int(x)
+            if u == v:
                 continue
-            present.add(key)
-            edges.append([key[0], key[1], 1 + int(rand() * max_weight)])
-            wanted -= 1
-        edges.sort()
-        adjacency: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        for u, v, w in edges:
+            if u > v:
+                u, v = v, u
+            key = u * n + v
+            if key in edges:
+                continue
+            w = 1 + int((x - int(x)) * max_weight)
+            edges[key] = [u, v, w]
             adjacency[u].append((v, w))
             adjacency[v].append((u, w))
+            wanted -= 1
         source = int(rand() * n)
-        dist, parent = dijkstra(n, adjacency, source)
-        # The target is drawn from the farthest third of the nodes, so the route is never trivial.
-        by_distance = sorted((d, v) for v, d in enumerate(dist) if v != source)
-        far = by_distance[-max(1, len(by_distance) // 3) :]
-        target = far[int(rand() * len(far))][1]
+        dist, parent, settled = dijkstra(n, adjacency, source)
+        # The target is drawn from the farthest third of the other nodes, so the route is never
+        # trivial; ``settled`` already lists them by distance, the source first.
+        far = settled[-max(1, (n - 1) // 3) :]
+        target = far[int(rand() * len(far))]
         path = [target]
         while path[-1] != source:
             path.append(parent[path[-1]])
         path.reverse()
         return {
             "nodes": n,
-            "edges": edges,
+            "edges": [edges[key] for key in sorted(edges)],
             "source": source,
             "target": target,
-            "optimum": int(dist[target]),
+            "optimum": dist[target],
             "path": path,
         }
 
     def prompt(self, state: dict) -> str:
         n = state["nodes"]
+        edges = state["edges"]
         # "u-v (w)" keeps every number bounded by punctuation, so lines never run together.
-        lines = "\n".join(f"{u}-{v} ({w})" for u, v, w in state["edges"])
+        pair_text, weight_text = _PAIR_TEXT, _WEIGHT_TEXT
+        lines = "\n".join([pair_text[u][v] + weight_text[w] for u, v, w in edges])
+        source, target = state["source"], state["target"]
         return (
             f"An undirected weighted graph has {n} nodes, numbered 0 to {n - 1}, and "
-            f"{len(state['edges'])} edges. Each line below, written u-v (w), is an edge between nodes "
+            f"{len(edges)} edges. Each line below, written u-v (w), is an edge between nodes "
             f"u and v with weight w; an edge can be travelled in either direction.\n\n"
             f"{lines}\n\n"
-            f"Find a path from node {state['source']} to node {state['target']} whose total weight "
+            f"Find a path from node {source} to node {target} whose total weight "
             f"(the sum of the weights of its edges) is as small as possible. Answer with the node "
-            f"numbers along the path, starting with {state['source']} and ending with {state['target']}, "
-            f"separated by spaces.\n" + answer_instruction("4 1 7 2")
+            f"numbers along the path, starting with {source} and ending with {target}, "
+            f"separated by spaces.\n{_INSTRUCTION}"
         )
 
     def reference(self, state: dict) -> str:
@@ -138,27 +176,32 @@ class ShortestPath(Environment):
         path = parse_path(answer)
         if path is None:
             return Score(0.0, "answer must be node numbers separated by spaces")
+        optimum = state["optimum"]
+        if path == state["path"]:
+            # The stored path is the one Dijkstra found: valid and of optimal cost by construction,
+            # so the edge-by-edge walk below (most of verify's time) would only confirm it.
+            return Score(1.0, f"a shortest path (total weight {optimum})", {"cost": optimum})
         source, target, n = state["source"], state["target"], state["nodes"]
         if path[0] != source:
             return Score(0.0, f"the path must start at node {source}, not {path[0]}")
         if path[-1] != target:
             return Score(0.0, f"the path must end at node {target}, not {path[-1]}")
-        unknown = [v for v in path if v >= n]
-        if unknown:
-            return Score(0.0, f"node {unknown[0]} does not exist")
+        if max(path) >= n:
+            return Score(0.0, f"node {next(v for v in path if v >= n)} does not exist")
         if len(set(path)) != len(path):
             return Score(0.0, "the path visits a node more than once")
-        weight = {}
-        for u, v, w in state["edges"]:
-            weight[u * n + v] = w
-            weight[v * n + u] = w
+        # Edges are keyed as listed; a path may walk each one either way.
+        weight = {(u, v): w for u, v, w in state["edges"]}
+        get = weight.get
         cost = 0
-        for u, v in itertools.pairwise(path):
-            w = weight.get(u * n + v)
+        for step in itertools.pairwise(path):
+            w = get(step)
             if w is None:
-                return Score(0.0, f"there is no edge between {u} and {v}")
+                u, v = step
+                w = get((v, u))
+                if w is None:
+                    return Score(0.0, f"there is no edge between {u} and {v}")
             cost += w
-        optimum = state["optimum"]
         if cost == optimum:
             return Score(1.0, f"a shortest path (total weight {cost})", {"cost": cost})
         return Score(

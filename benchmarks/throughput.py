@@ -1,0 +1,195 @@
+"""Sample + score throughput of envfoundry against reasoning-gym, pair by pair, in one run.
+
+For every seed environment with a counterpart in reasoning-gym, both libraries generate
+instances at comparable difficulty (the settings are side by side below) and score a correct
+answer for each one; we report instances per second for each and the ratio. Each figure is the
+best of ``--repeats`` timed passes on one core.
+
+    python benchmarks/throughput.py [--n 300] [--repeats 3] [--out benchmarks/results/throughput.json]
+
+Goal (issue: the seed library): at least 1x reasoning-gym on every pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import envfoundry
+
+
+@dataclass
+class Pair:
+    ours: str
+    ours_params: dict[str, Any]
+    theirs: str
+    theirs_config: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+PAIRS = [
+    Pair(
+        "shortest_path",
+        {"nodes": 25, "extra_edges": 0.3, "max_weight": 9},
+        "shortest_path",
+        {},
+        "theirs: 5-8 x 5-8 grid, 40% blocked (26 open cells on average), BFS, path of moves; "
+        "ours: 25-node weighted graph with 1.3 edges per node, Dijkstra, path of nodes",
+    ),
+    Pair(
+        "graph_coloring",
+        {"vertices": 10, "degree": 2.5, "colors": 3},
+        "graph_color",
+        {},
+        "10 vertices, 3 colours; theirs about 4.5 edges, ours 12.5 (our easiest setting)",
+    ),
+    Pair(
+        "graph_coloring",
+        {"vertices": 25, "degree": 3.5, "colors": 3},
+        "graph_color",
+        {"min_num_vertices": 25, "max_num_vertices": 25, "edge_probability": 3.5 / 24},
+        "25 vertices, average degree 3.5, 3 colours",
+    ),
+    Pair("sudoku", {"size": 9, "blanks": 0.49}, "sudoku", {}, "9x9, theirs 30-50 blanks, ours 40"),
+    Pair("sudoku", {"size": 4, "blanks": 0.62}, "mini_sudoku", {}, "4x4, theirs 8-12 blanks, ours 10"),
+    Pair(
+        "countdown",
+        {"n_numbers": 5, "n_used": 5, "max_value": 100, "operators": "+-*/"},
+        "countdown",
+        {},
+        "theirs: 4-6 numbers in 1-100, target 100-999; ours: 5 numbers up to 100, all used in the plant",
+    ),
+    Pair(
+        "countdown",
+        {"n_numbers": 4, "n_used": 4, "max_value": 10, "operators": "+-*/"},
+        "puzzle24",
+        {},
+        "4 numbers in 1-10; theirs always target 24",
+    ),
+    Pair(
+        "grid_maze",
+        {"width": 8, "height": 8, "loops": 0.05, "goal_distance": 0.5},
+        "maze",
+        {},
+        "theirs: 5-10 grid, distance 5-10, answer a step count; ours: 8x8, answer a move string",
+    ),
+    Pair(
+        "course_schedule",
+        {"n_courses": 8, "prereqs_per_course": 1.5, "chain": 0.75, "listing": "pairs"},
+        "course_schedule",
+        {},
+        "theirs: 5-10 courses, answer yes/no; ours: 8 courses, answer an order",
+    ),
+    Pair(
+        "expression_eval",
+        {"n_operands": 4, "max_depth": 2, "max_operand": 999, "operators": "+-*/neg"},
+        "basic_arithmetic",
+        {},
+        "theirs: 2-6 terms of 1-4 digits, + - * /, brackets, negation; ours: 4 operands up to 999",
+    ),
+]
+
+
+def time_ours(name: str, params: dict[str, Any], n: int) -> float:
+    """Seconds spent in ``sample`` and ``score`` for n instances (a correct answer each)."""
+    env = envfoundry.make(name)
+    spent = 0.0
+    for seed in range(n):
+        start = time.perf_counter()
+        instance = env.sample(seed, params=params)
+        verdict = env.score(instance, f"<answer>{instance.reference}</answer>")
+        spent += time.perf_counter() - start
+        if not verdict.correct:
+            raise RuntimeError(f"{name}: reference of seed {seed} scored {verdict.reward}")
+    return spent
+
+
+def _their_correct_answer(entry: dict[str, Any]) -> str:
+    # graph_color leaves "answer" empty and keeps a solution in its metadata.
+    if entry["answer"] is None and "possible_answer" in entry["metadata"]:
+        return json.dumps(entry["metadata"]["possible_answer"])
+    return entry["answer"]
+
+
+def time_theirs(name: str, config: dict[str, Any], n: int) -> float:
+    """Seconds spent in item generation and ``score_answer`` for n items (a correct answer each);
+    preparing the answer string is not counted."""
+    import reasoning_gym
+
+    dataset = reasoning_gym.create_dataset(name, seed=0, size=n, **config)
+    spent = 0.0
+    for index in range(n):
+        start = time.perf_counter()
+        entry = dataset[index]
+        spent += time.perf_counter() - start
+        answer = _their_correct_answer(entry)
+        start = time.perf_counter()
+        reward = dataset.score_answer(answer, entry)
+        spent += time.perf_counter() - start
+        if reward < 1.0:
+            raise RuntimeError(f"reasoning-gym {name}: its own answer for item {index} scored {reward}")
+    return spent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=300, help="instances per timed pass")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best is kept")
+    parser.add_argument("--out", default="benchmarks/results/throughput.json", help="JSON results file")
+    args = parser.parse_args(argv)
+    try:
+        import reasoning_gym  # noqa: F401
+    except ImportError:
+        print("benchmarks/throughput.py: reasoning-gym is not installed (pip install -e '.[dev]')", file=sys.stderr)
+        return 2
+
+    rows = []
+    for pair in tqdm(PAIRS, desc="pairs", file=sys.stderr):
+        ours = min(time_ours(pair.ours, pair.ours_params, args.n) for _ in range(args.repeats))
+        theirs = min(time_theirs(pair.theirs, pair.theirs_config, args.n) for _ in range(args.repeats))
+        rows.append(
+            {
+                "envfoundry": pair.ours,
+                "envfoundry_params": pair.ours_params,
+                "reasoning_gym": pair.theirs,
+                "reasoning_gym_config": pair.theirs_config,
+                "note": pair.note,
+                "envfoundry_per_s": args.n / ours,
+                "reasoning_gym_per_s": args.n / theirs,
+                "ratio": theirs / ours,
+            }
+        )
+
+    print(f"\n{'envfoundry':<18} {'reasoning-gym':<17} {'ours/s':>9} {'theirs/s':>9} {'ratio':>7}")
+    for row in rows:
+        print(
+            f"{row['envfoundry']:<18} {row['reasoning_gym']:<17} {row['envfoundry_per_s']:>9.0f} "
+            f"{row['reasoning_gym_per_s']:>9.0f} {row['ratio']:>6.1f}x"
+        )
+    worst = min(row["ratio"] for row in rows)
+    print(f"\nslowest ratio {worst:.2f}x (goal: >= 1x on every pair); sample + score of a correct answer, one core")
+    result = {
+        "benchmark": "throughput",
+        "instances_per_pass": args.n,
+        "repeats": args.repeats,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "pairs": rows,
+        "min_ratio": worst,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"results written to {args.out}")
+    return 0 if worst >= 1.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
