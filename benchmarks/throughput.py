@@ -45,6 +45,13 @@ PAIRS = [
         "ours: 25-node weighted graph with 1.3 edges per node, Dijkstra, path of nodes",
     ),
     Pair(
+        "grid_maze",
+        {"width": 7, "height": 7, "loops": 0.12, "goal_distance": 0.3},
+        "shortest_path",
+        {},
+        "the like-for-like task: a move string through a 5-8 x 5-8 grid (theirs) / 7x7 maze (ours), by BFS",
+    ),
+    Pair(
         "graph_coloring",
         {"vertices": 10, "degree": 2.5, "colors": 3},
         "graph_color",
