@@ -37,3 +37,18 @@ def test_parse_moves_normalises_and_refuses_foreign_letters():
     assert parse_moves("RRW") is None
     assert parse_moves("RRW", alphabet="UDLRW") == "RRW"
     assert parse_moves("") is None and parse_moves("right") is None
+
+
+def test_extraction_edge_cases():
+    assert extract_answer("<answer>a<answer>b</answer>") == "b"
+    assert extract_answer("<answer>x</answer></answer>") == "x"
+    assert extract_answer("</answer><answer>y") is None
+    assert extract_answer("<answer>1</answer><answer>2") == "1"
+
+
+def test_extraction_handles_adversarial_text():
+    # 200,000 unclosed opening tags: a lazy regular expression rescans to the end from each one
+    # (about 10^11 steps, a hung trainer); the linear scan returns at once.
+    hostile = "<answer>" * 200_000 + "x"
+    assert extract_answer(hostile) is None
+    assert extract_answer(hostile + "</answer>") == "x"

@@ -6,6 +6,7 @@ Helpers here parse the common answer shapes strictly, so that a verifier never a
 
 from __future__ import annotations
 
+import bisect
 import re
 
 ANSWER_INSTRUCTION = (
@@ -13,20 +14,31 @@ ANSWER_INSTRUCTION = (
     "for example <answer>{example}</answer>. Only the last <answer> block is read."
 )
 
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+_OPEN_RE = re.compile(r"<answer>", re.IGNORECASE)
+_CLOSE_RE = re.compile(r"</answer>", re.IGNORECASE)
 _INT_RE = re.compile(r"[-+]?[0-9]+")
 _NATURAL_RE = re.compile(r"[0-9]+")
 _TOKEN_SPLIT_RE = re.compile(r"[\s,;]+")
 
 
 def extract_answer(response: str) -> str | None:
-    """Return the stripped text of the last ``<answer>…</answer>`` block, or None if there is none."""
+    """Return the stripped text of the last ``<answer>…</answer>`` block, or None if there is none.
+
+    The last block starts at the last opening tag that is closed later, and ends at the first
+    closing tag after it. Linear in the response length even for adversarial text (many opening
+    tags and no closing one), where a lazy regular expression would be quadratic.
+    """
     if not isinstance(response, str):
         return None
-    matches = _ANSWER_RE.findall(response)
-    if not matches:
+    closes = [m.start() for m in _CLOSE_RE.finditer(response)]
+    if not closes:
         return None
-    return matches[-1].strip()
+    opens = [m.end() for m in _OPEN_RE.finditer(response, 0, closes[-1])]
+    if not opens:
+        return None
+    start = opens[-1]
+    end = closes[bisect.bisect_left(closes, start)]
+    return response[start:end].strip()
 
 
 def answer_instruction(example: str) -> str:

@@ -144,7 +144,11 @@ class FloatParam(_NumericParam):
 
 @dataclass(frozen=True)
 class ChoiceParam(Param):
-    """A categorical dimension; ``choices`` are listed easiest first."""
+    """A categorical dimension; ``choices`` are listed easiest first.
+
+    Levels split [0, 1] into equal bins, one per choice: with four choices, levels in [0.75, 1]
+    give the last one. Choices should be JSON scalars (str, int, float, bool).
+    """
 
     choices: Sequence[Any]
 

@@ -13,6 +13,6 @@ for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
 
 def seed_names() -> list[str]:
     """Names of the seed environments (the ones shipped in this package)."""
-    from envfoundry.core.registry import _REGISTRY
+    from envfoundry.core.registry import get_class, registered
 
-    return sorted(n for n, c in _REGISTRY.items() if c.__module__.startswith(f"{__name__}."))
+    return [name for name in registered() if get_class(name).__module__.startswith(f"{__name__}.")]
