@@ -66,3 +66,12 @@ def test_levels_change_length_alphabet_and_distance(env):
     assert max(s["distance"] for s in easy) < min(s["distance"] for s in hard)
     # Level 0 still varies its answer, so a constant guess does not solve it.
     assert len({s["distance"] for s in easy}) > 1
+
+
+def test_prompt_example_is_never_the_answer(env):
+    # Regression: the example "7" was the distance of about a quarter of default-level instances.
+    for level in (0.0, 0.25, 0.5, 0.75, 1.0):
+        for seed in range(300):
+            instance = env.sample(seed, level=level)
+            example = instance.prompt.split("for example <answer>")[1].split("</answer>")[0]
+            assert not env.score_answer(instance, example).correct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import time
 
 import pytest
 
@@ -268,3 +269,15 @@ def test_reference_plan_is_the_path_encoding():
     instance = ENV.sample(3, level=1.0)
     assert all(not moves.endswith("W") for moves in instance.state["plan"])
     assert "<answer>" in instance.prompt and instance.reference not in instance.prompt
+
+
+def test_long_line_of_spaces_is_rejected_quickly():
+    # Regression: adjacent optional whitespace runs in the line pattern backtracked in cubic time.
+    instance = ENV.sample(0, level=0.5)
+    for answer in ("1:" + " " * 150_000 + "x", "agent" + " " * 150_000 + "x"):
+        began = time.perf_counter()
+        verdict = ENV.score_answer(instance, answer)
+        assert time.perf_counter() - began < 1.0
+        assert verdict.reward == 0.0
+    spaced = "\n".join(line.replace(":", " :  ") + "  ." for line in instance.reference.splitlines())
+    assert ENV.score_answer(instance, spaced).correct

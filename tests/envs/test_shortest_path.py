@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 
 import pytest
 
@@ -140,3 +141,13 @@ def test_graph_is_simple_and_connected_and_state_survives_json(env):
         assert len(reached) == state["nodes"]
         assert len(state["path"]) >= 2
         assert env.score_answer(instance, instance.reference).correct
+
+
+def test_long_run_of_spaces_before_an_arrow_is_rejected_quickly(env):
+    # Regression: whitespace around the arrow pattern backtracked in quadratic time.
+    instance = env.sample(0, level=0.5)
+    began = time.perf_counter()
+    verdict = env.score_answer(instance, "1" + " " * 150_000 + "x>")
+    assert time.perf_counter() - began < 1.0
+    assert verdict.reward == 0.0
+    assert env.score_answer(instance, instance.reference.replace(" ", "  ->  ")).correct

@@ -53,6 +53,11 @@ def levenshtein(a: str, b: str) -> int:
     return score
 
 
+# The format example is 0, which is never right (B always differs from A), so copying it earns
+# nothing; a typical distance such as 7 was the answer to about a quarter of default-level instances.
+_INSTRUCTION = answer_instruction("0")
+
+
 class EditDistance(Environment):
     """Compute the Levenshtein edit distance between two strings: the minimum number of
     single-character insertions, deletions and substitutions (each costing 1) that turn the first
@@ -106,7 +111,7 @@ class EditDistance(Environment):
             f'String B: "{state["b"]}" ({len(state["b"])} letters)\n\n'
             f"What is the edit (Levenshtein) distance between A and B: the minimum number of "
             f"single-letter insertions, deletions and substitutions, each costing 1, needed to turn A "
-            f"into B? Answer with a single integer.\n" + answer_instruction("7")
+            f"into B? Answer with a single integer.\n" + _INSTRUCTION
         )
 
     def reference(self, state: dict) -> str:

@@ -26,7 +26,9 @@ _MAX_ATTEMPTS = 200
 _MAX_EXPANSIONS = 80
 # Which failure is reported when several happen in the same step: the order the simulation finds them.
 _FAILURE_RANK = {"illegal_move": 0, "hole_collision": 1, "agent_conflict": 2, "timeout": 3}
-_LINE_RE = re.compile(r"(?:agent\s*)?(\d{1,3})\s*:\s*([UDLRW,\s]*?)\s*\.?", re.IGNORECASE)
+# One greedy class for the moves and the whitespace around them: adjacent optional whitespace runs
+# would make a failing match backtrack in cubic time on a long line of spaces.
+_LINE_RE = re.compile(r"(?:agent\s*)?(\d{1,3})\s*:([UDLRW,\s]*)\.?", re.IGNORECASE)
 _MOVE_SEPARATORS_RE = re.compile(r"[,\s]+")
 
 

@@ -15,8 +15,9 @@ import re
 
 from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, parse_int_list, register
 
-# Arrows are a natural way to write a path; they are read as plain separators.
-_ARROW_RE = re.compile(r"\s*(?:->|→|=>)\s*")
+# Arrows are a natural way to write a path; they are read as plain separators. No whitespace
+# around them in the pattern: a failing match would backtrack over long runs of spaces (quadratic).
+_ARROW_RE = re.compile(r"->|→|=>")
 # A valid but costlier path earns at most this much, scaled by how close its cost is to the optimum.
 PARTIAL_CAP = 0.5
 _INSTRUCTION = answer_instruction("4 1 7 2")
