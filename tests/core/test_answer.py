@@ -37,6 +37,9 @@ def test_parse_moves_normalises_and_refuses_foreign_letters():
     assert parse_moves("RRW") is None
     assert parse_moves("RRW", alphabet="UDLRW") == "RRW"
     assert parse_moves("") is None and parse_moves("right") is None
+    assert parse_moves("(RRD).") == "RRD"
+    assert parse_moves("RR->D") is None
+    assert parse_moves("L U R D W") is None
 
 
 def test_extraction_edge_cases():

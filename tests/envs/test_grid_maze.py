@@ -6,7 +6,7 @@ import random
 from collections import deque
 
 import envfoundry
-from envfoundry.envs.grid_maze import MOVES, carve, open_loops, parse_moves
+from envfoundry.envs.grid_maze import MOVES, carve, open_loops
 
 ENV = envfoundry.make("grid_maze")
 
@@ -141,13 +141,6 @@ def test_violations_are_rejected_with_reasons():
         assert verdict.reward == 0 and "letters" in verdict.reason, bad
     # A shotgun of two routes is one long walk: it never earns full reward.
     assert not ENV.score_answer(inst, "DDRRR, RRDDR").correct
-
-
-def test_parse_moves():
-    assert parse_moves(" u d, l;r ") == "UDLR"
-    assert parse_moves("(RRD).") == "RRD"
-    assert parse_moves("RR->D") is None
-    assert parse_moves("") is None
 
 
 def test_parameters_change_the_instances():

@@ -6,7 +6,7 @@ import random
 from collections import deque
 
 import envfoundry
-from envfoundry.envs.sliding_puzzle import MOVES, apply_moves, parse_moves, scramble_board, solved_board
+from envfoundry.envs.sliding_puzzle import MOVES, apply_moves, scramble_board, solved_board
 
 ENV = envfoundry.make("sliding_puzzle")
 
@@ -100,13 +100,6 @@ def test_violations_are_rejected_with_reasons():
     assert ENV.score_answer(inst, "LRR").reward == 0  # L from the left column is illegal
     assert ENV.score_answer(inst, "URD").reward == 0  # legal, but a different board
     assert ENV.score_answer(inst, "RR RR").reward == 0  # a shotgun of two answers is too long
-
-
-def test_parse_moves():
-    assert parse_moves(" u d, l;r ") == "UDLR"
-    assert parse_moves("(LUR)") == "LUR"
-    assert parse_moves("L U R D W") is None
-    assert parse_moves("None") is None
 
 
 def test_parameters_change_the_instances():
