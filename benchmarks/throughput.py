@@ -112,7 +112,7 @@ def time_ours(name: str, params: dict[str, Any], n: int) -> float:
     for seed in range(n):
         start = time.perf_counter()
         instance = env.sample(seed, params=params)
-        verdict = env.score(instance, f"<answer>{instance.reference}</answer>")
+        verdict = env.score(instance, envfoundry.core.wrap_answer(instance.reference))
         spent += time.perf_counter() - start
         if not verdict.correct:
             raise RuntimeError(f"{name}: reference of seed {seed} scored {verdict.reward}")

@@ -16,13 +16,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from envfoundry.core import make, registered
+from envfoundry.core import make, registered, wrap_answer
 
 LEVELS = (0.0, 0.5, 1.0)
-
-
-def _wrap(text: str) -> str:
-    return f"<answer>{text}</answer>"
 
 
 def tour_rows(seeds: int) -> list[dict[str, Any]]:
@@ -36,10 +32,10 @@ def tour_rows(seeds: int) -> list[dict[str, Any]]:
                 bar.set_postfix_str(f"{name} @ {level}")
                 start = time.perf_counter()
                 instances = [env.sample(seed, level=level) for seed in range(seeds)]
-                verdicts = [env.score(i, _wrap(i.reference)) for i in instances]
+                verdicts = [env.score(i, wrap_answer(i.reference)) for i in instances]
                 elapsed = time.perf_counter() - start
                 others = [
-                    env.score(i, _wrap(o.reference)).correct
+                    env.score(i, wrap_answer(o.reference)).correct
                     for i, o in zip(instances, instances[1:] + instances[:1], strict=False)
                     if o.reference.strip() != i.reference.strip()
                 ]
@@ -68,7 +64,7 @@ def run_tour(seeds: int = 20, out: str | None = None, as_json: bool = False) -> 
     if not as_json:
         example_env = make("planted_subset_sum" if "planted_subset_sum" in names else names[0])
         example = example_env.sample(seed=0, level=0.0)
-        verdict = example_env.score(example, f"Let me add them up. {_wrap(example.reference)}")
+        verdict = example_env.score(example, f"Let me add them up. {wrap_answer(example.reference)}")
         print(f"{len(names)} environments: {', '.join(names)}\n")
         print(f"An instance of {example_env.name} at level 0 (seed 0):\n")
         print(example.prompt)

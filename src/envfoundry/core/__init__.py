@@ -7,6 +7,7 @@ from envfoundry.core.answer import (
     parse_int_list,
     parse_moves,
     split_tokens,
+    wrap_answer,
 )
 from envfoundry.core.environment import Environment, Instance, Score, Verdict, contract_errors
 from envfoundry.core.params import ChoiceParam, FloatParam, IntParam, Param, ParamSpace
@@ -34,4 +35,5 @@ __all__ = [
     "register",
     "registered",
     "split_tokens",
+    "wrap_answer",
 ]

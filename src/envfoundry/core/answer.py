@@ -41,6 +41,11 @@ def extract_answer(response: str) -> str | None:
     return response[start:end].strip()
 
 
+def wrap_answer(answer: str) -> str:
+    """The response that carries ``answer`` in the convention: the inverse of ``extract_answer``."""
+    return f"<answer>{answer}</answer>"
+
+
 def answer_instruction(example: str) -> str:
     """The sentence every prompt ends with, showing the expected answer shape."""
     return ANSWER_INSTRUCTION.format(example=example)

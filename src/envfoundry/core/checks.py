@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from envfoundry.core.answer import parse_int, split_tokens
+from envfoundry.core.answer import parse_int, split_tokens, wrap_answer
 from envfoundry.core.environment import Environment, Instance, contract_errors
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -58,10 +58,6 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "passed": self.passed, "reason": self.reason, **self.figures}
-
-
-def _wrap(answer: str) -> str:
-    return f"<answer>{answer}</answer>"
 
 
 def perturbations(reference: str, rng: random.Random, count: int = 8) -> list[str]:
@@ -141,7 +137,7 @@ def check_references(env: Environment, samples: dict[float, list[Instance]]) -> 
     for level, instances in samples.items():
         for instance in instances:
             total += 1
-            verdict = env.score(instance, _wrap(instance.reference))
+            verdict = env.score(instance, wrap_answer(instance.reference))
             if not verdict.correct:
                 return CheckResult(
                     "reference",
@@ -149,7 +145,7 @@ def check_references(env: Environment, samples: dict[float, list[Instance]]) -> 
                     f"the reference of seed {instance.seed} at level {level} scored {verdict.reward} ({verdict.reason})",
                 )
             copy = Instance.from_json(json.dumps(instance.to_dict()))
-            if not env.score(copy, _wrap(copy.reference)).correct:
+            if not env.score(copy, wrap_answer(copy.reference)).correct:
                 return CheckResult(
                     "reference",
                     False,
@@ -226,7 +222,7 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
     for level, instances in samples.items():
         for index, instance in enumerate(instances):
             for bad in MALFORMED_ANSWERS:
-                if bad.strip() != instance.reference.strip() and env.score(instance, _wrap(bad)).correct:
+                if bad.strip() != instance.reference.strip() and env.score(instance, wrap_answer(bad)).correct:
                     return CheckResult(
                         "wrong_answers",
                         False,
@@ -237,11 +233,11 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
             near = perturbations(instance.reference, rng)
             for candidate in near:
                 perturbed_total += 1
-                perturbed_accepted += env.score(instance, _wrap(candidate)).correct
+                perturbed_accepted += env.score(instance, wrap_answer(candidate)).correct
             other = instances[(index + 1) % len(instances)]
             if other.reference.strip() != instance.reference.strip():
                 other_total += 1
-                other_accepted += env.score(instance, _wrap(other.reference)).correct
+                other_accepted += env.score(instance, wrap_answer(other.reference)).correct
             # A shotgun lists many candidates at once, the right one among them.
             decoys = [o.reference for o in instances if o.reference.strip() != instance.reference.strip()][:3] + near[
                 :3
@@ -249,7 +245,7 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
             if decoys:
                 for sep in (" ", "\n", " or ", ", "):
                     for shotgun in (sep.join([instance.reference, *decoys]), sep.join([*decoys, instance.reference])):
-                        if env.score(instance, _wrap(shotgun)).correct:
+                        if env.score(instance, wrap_answer(shotgun)).correct:
                             return CheckResult(
                                 "wrong_answers",
                                 False,
