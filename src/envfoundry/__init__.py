@@ -24,9 +24,6 @@ from envfoundry.core import (
     registered,
 )
 
-# Importing the seed library registers its environments.
-from envfoundry import envs as _envs  # noqa: E402,F401  isort: skip
-
 __version__ = "0.1.0"
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 HARDER = ("up", "down")
@@ -42,6 +42,14 @@ class Param:
 
     def schema(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def to_spec(self) -> dict[str, Any]:
+        """The dimension as plain JSON; ``param_from_spec`` rebuilds it (e.g. in another process)."""
+        kind = {IntParam: "int", FloatParam: "float", ChoiceParam: "choice"}[type(self)]
+        out = {"kind": kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        if kind == "choice":
+            out["choices"] = list(self.choices)
+        return out
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,47 @@ class ChoiceParam(Param):
         return out
 
 
+_SPEC_KINDS = {"int": ("low", "high", "harder", "scale"), "float": ("low", "high", "harder", "scale"), "choice": ("choices",)}
+
+
+def _is_json_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, (str, int, bool))
+
+
+def param_from_spec(name: str, spec: Any) -> Param:
+    """Rebuild a dimension from ``Param.to_spec()`` output, validating every field.
+
+    The spec may come from untrusted code (a sandboxed environment), so anything unexpected is a
+    clear ``ValueError`` rather than a surprise later.
+    """
+    if not isinstance(spec, Mapping) or spec.get("kind") not in _SPEC_KINDS:
+        raise ValueError(f"parameter '{name}': spec must be an object with kind int, float or choice")
+    kind = spec["kind"]
+    unknown = set(spec) - {"kind", "description", *_SPEC_KINDS[kind]}
+    if unknown:
+        raise ValueError(f"parameter '{name}': unknown spec field(s) {sorted(unknown)}")
+    description = spec.get("description", "")
+    if not isinstance(description, str):
+        raise ValueError(f"parameter '{name}': description must be a string")
+    try:
+        if kind == "choice":
+            choices = spec.get("choices")
+            if not isinstance(choices, list) or not all(_is_json_scalar(choice) for choice in choices):
+                raise ValueError("choices must be a list of strings, numbers or booleans")
+            return ChoiceParam(choices, description=description)
+        low, high = spec.get("low"), spec.get("high")
+        numbers = (int,) if kind == "int" else (int, float)
+        for bound in (low, high):
+            if isinstance(bound, bool) or not isinstance(bound, numbers) or not math.isfinite(bound):
+                raise ValueError(f"low and high must be finite {'integers' if kind == 'int' else 'numbers'}")
+        cls = IntParam if kind == "int" else FloatParam
+        return cls(low, high, harder=spec.get("harder", "up"), scale=spec.get("scale", "linear"), description=description)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"parameter '{name}': {exc}") from None
+
+
 class ParamSpace(Mapping[str, Param]):
     """An ordered mapping of names to dimensions, with level mapping and validation."""
 
@@ -236,6 +285,16 @@ class ParamSpace(Mapping[str, Param]):
                 raise ValueError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
             out[name] = self._params[name].parse(name, text)
         return out
+
+    def to_spec(self) -> dict[str, dict[str, Any]]:
+        """Every dimension as plain JSON, in order; ``ParamSpace.from_spec`` rebuilds the space."""
+        return {name: param.to_spec() for name, param in self._params.items()}
+
+    @classmethod
+    def from_spec(cls, spec: Any, owner: str = "environment") -> ParamSpace:
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"{owner}: a parameter space spec must be a JSON object")
+        return cls({name: param_from_spec(name, value) for name, value in spec.items()}, owner=owner)
 
     def json_schema(self) -> dict[str, Any]:
         """The space as a JSON Schema object (draft 2020-12), with ``x-harder`` per dimension."""

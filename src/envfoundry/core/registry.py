@@ -4,18 +4,48 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib.util
+import importlib
+import inspect
 import os
 import sys
+import types
 from pathlib import Path
+from typing import Any
 
 from envfoundry.core.environment import Environment, contract_errors
 
 _REGISTRY: dict[str, type[Environment]] = {}
+# The seed library is imported on first use of the registry, not when envfoundry is imported:
+# importing the package stays cheap, and a sandbox worker can leave the seeds out entirely.
+_seeds = "unloaded"  # "unloaded" | "loading" | "loaded" | "off"
+
+
+def _ensure_seeds() -> None:
+    global _seeds
+    if _seeds == "unloaded":
+        _seeds = "loading"
+        try:
+            importlib.import_module("envfoundry.envs")
+        finally:
+            _seeds = "loaded"
+
+
+def use_seed_library(enabled: bool) -> None:
+    """``False`` keeps the seed library out of this process's registry (sandbox workers run one
+    environment and must not collide with a seed of the same name). Call it before any lookup."""
+    global _seeds
+    if enabled:
+        if _seeds == "off":
+            _seeds = "unloaded"
+    elif _seeds == "unloaded":
+        _seeds = "off"
+    elif _seeds != "off":
+        raise RuntimeError("the seed library is already loaded in this process")
 
 
 def register(cls: type[Environment]) -> type[Environment]:
     """Register an environment class under its ``name`` (usable as a decorator)."""
+    _ensure_seeds()
     errors = contract_errors(cls)
     if errors:
         raise TypeError("; ".join(errors))
@@ -28,11 +58,13 @@ def register(cls: type[Environment]) -> type[Environment]:
 
 def registered() -> list[str]:
     """Names of all registered environments, sorted."""
+    _ensure_seeds()
     return sorted(_REGISTRY)
 
 
 def get_class(name: str) -> type[Environment]:
     """The registered class for ``name``; an unknown name is a clear ``ValueError``."""
+    _ensure_seeds()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -51,63 +83,115 @@ def _looks_like_path(name_or_path: str) -> bool:
 def load_class_from_file(path: str | os.PathLike[str]) -> type[Environment]:
     """Import a module file and return its one ``Environment`` subclass.
 
-    The code runs in this process: only load files you trust.
+    The code runs in this process: only load files you trust (``make`` sandboxes the others).
     """
     path = Path(path)
+    return load_class_from_source(read_source(path), str(path))
+
+
+def read_source(path: str | os.PathLike[str]) -> str:
+    """The text of an environment file; an unreadable file is a clear ``ValueError``."""
     try:
-        source = path.read_bytes()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"cannot read environment file '{path}': {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"environment file '{path}' is not UTF-8 text") from None
+
+
+def load_class_from_source(source: str, filename: str) -> type[Environment]:
+    """Execute environment source as a module and return its one ``Environment`` subclass."""
     # A content-derived module name: two different files never shadow each other.
-    module_name = f"envfoundry_user_{hashlib.sha256(source).hexdigest()[:16]}"
+    module_name = f"envfoundry_user_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
     if module_name in sys.modules:
         module = sys.modules[module_name]
     else:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ValueError(f"cannot import '{path}' as a Python module")
-        module = importlib.util.module_from_spec(spec)
+        module = types.ModuleType(module_name)
+        module.__file__ = filename
         sys.modules[module_name] = module
         try:
-            spec.loader.exec_module(module)
+            exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - the point of this function
         except SyntaxError as exc:
             del sys.modules[module_name]
-            raise ValueError(f"'{path}' has a syntax error at line {exc.lineno}: {exc.msg}") from None
+            raise ValueError(f"'{filename}' has a syntax error at line {exc.lineno}: {exc.msg}") from None
         except Exception as exc:  # noqa: BLE001 - report any import failure in one sentence
             del sys.modules[module_name]
-            raise ValueError(f"importing '{path}' raised {type(exc).__name__}: {exc}") from None
+            raise ValueError(f"importing '{filename}' raised {type(exc).__name__}: {exc}") from None
+    return environment_class_in(module, filename)
+
+
+def environment_class_in(module: types.ModuleType, label: str) -> type[Environment]:
+    """The one ``Environment`` subclass a module defines, checked against the contract."""
     classes = [
         obj
         for obj in vars(module).values()
         if isinstance(obj, type)
         and issubclass(obj, Environment)
         and obj is not Environment
-        and obj.__module__ == module_name
+        and obj.__module__ == module.__name__
     ]
     if len(classes) != 1:
-        raise ValueError(f"'{path}' must define exactly one subclass of envfoundry.Environment, found {len(classes)}")
+        raise ValueError(f"'{label}' must define exactly one subclass of envfoundry.Environment, found {len(classes)}")
     errors = contract_errors(classes[0])
     if errors:
-        raise ValueError(f"'{path}': " + "; ".join(errors))
+        raise ValueError(f"'{label}': " + "; ".join(errors))
     return classes[0]
 
 
-def make(name_or_path: str | os.PathLike[str] | type[Environment]) -> Environment:
-    """An environment by registered name, by path to a module file, or from a class."""
+def make(
+    name_or_path: str | os.PathLike[str] | type[Environment],
+    *,
+    sandbox: bool | None = None,
+    **sandbox_options: Any,
+) -> Any:
+    """An environment by registered name, by path to a module file, or from a class.
+
+    ``sandbox`` decides where the environment's code runs. The default sandboxes every
+    environment that is not part of a trusted import — a file path — and runs registered names
+    and classes (code this process already imported) in-process. ``sandbox=True`` also sandboxes
+    a registered environment; ``sandbox=False`` runs a file in this process: only for files you
+    trust. A sandboxed environment has the same ``sample`` / ``score`` API; ``sandbox_options``
+    (``limits``, ``workers``, ``isolation``, ``static_check``) go to ``SandboxedEnvironment``.
+    """
+    if sandbox not in (None, True, False):
+        raise ValueError(f"sandbox must be True, False or None, got {sandbox!r}")
     if isinstance(name_or_path, type):
         errors = contract_errors(name_or_path)
         if errors:
             raise ValueError("; ".join(errors))
-        return name_or_path()
-    if isinstance(name_or_path, os.PathLike):
-        return load_class_from_file(name_or_path)()
-    if not isinstance(name_or_path, str):
+        cls = name_or_path
+    elif isinstance(name_or_path, (str, os.PathLike)):
+        text = os.fspath(name_or_path)
+        _ensure_seeds()
+        if isinstance(name_or_path, str) and text in _REGISTRY:
+            cls = _REGISTRY[text]
+        elif isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
+            if not Path(text).is_file():
+                raise ValueError(f"no environment file at '{text}'")
+            if sandbox is False:
+                _no_options(sandbox_options)
+                return load_class_from_file(text)()
+            from envfoundry.sandbox import SandboxedEnvironment
+
+            return SandboxedEnvironment(text, **sandbox_options)
+        else:
+            get_class(text)  # raises the helpful unknown-name error
+            raise AssertionError("unreachable")
+    else:
         raise ValueError(f"make() takes an environment name or a path, got {type(name_or_path).__name__}")
-    if name_or_path in _REGISTRY:
-        return _REGISTRY[name_or_path]()
-    if _looks_like_path(name_or_path):
-        if not Path(name_or_path).is_file():
-            raise ValueError(f"no environment file at '{name_or_path}'")
-        return load_class_from_file(name_or_path)()
-    get_class(name_or_path)  # raises the helpful unknown-name error
-    raise AssertionError("unreachable")
+    if not sandbox:
+        _no_options(sandbox_options)
+        return cls()
+    from envfoundry.sandbox import SandboxedEnvironment
+
+    if cls.__module__.startswith("envfoundry."):
+        return SandboxedEnvironment(module=cls.__module__, **sandbox_options)
+    source = inspect.getsourcefile(cls)
+    if source is None or not Path(source).is_file():
+        raise ValueError(f"cannot sandbox {cls.__qualname__}: its source file is not available")
+    return SandboxedEnvironment(source, **sandbox_options)
+
+
+def _no_options(options: dict[str, Any]) -> None:
+    if options:
+        raise ValueError(f"sandbox options {sorted(options)} only apply with sandbox=True")
