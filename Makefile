@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: tour test bench clean
+.PHONY: tour test bench sandbox-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,15 +13,28 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-tour: $(BIN)/.installed
+# The sandbox isolates untrusted environments with bubblewrap; as root on Debian/Ubuntu we install
+# it, elsewhere we say how (envfoundry falls back to weaker isolation with a warning).
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap for the sandbox"; \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null; }; \
+	  else \
+	    echo "warning: bubblewrap (bwrap) is not installed; install it (apt-get install bubblewrap) for full sandbox isolation"; \
+	  fi; }
+
+tour: $(BIN)/.installed sandbox-deps
 	$(BIN)/envfoundry tour --out benchmarks/results/tour.json
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed sandbox-deps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed sandbox-deps
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/sandbox.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

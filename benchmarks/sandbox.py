@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 import envfoundry
 from envfoundry.core.answer import wrap_answer
-from envfoundry.sandbox import SandboxedEnvironment, isolation
+from envfoundry.sandbox import SandboxedEnvironment, resolve_isolation
 
 ENVS = [
     ("shortest_path", 0.5),  # cheap to generate: the worst case for the sandbox's overhead
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    active = isolation()
+    active = resolve_isolation()
     detect_s = time.perf_counter() - started
     print(f"isolation: {active.describe()} (detected in {detect_s:.2f} s, once per process)")
 

@@ -137,3 +137,33 @@ def test_tour_writes_json_and_passes(capsys, tmp_path):
     assert code == 0 and "ref ok" in out
     assert {r["reference_pass_rate"] for r in rows} == {1.0}
     assert {r["level"] for r in rows} == {0.0, 0.5, 1.0}
+
+
+def test_doctor_proves_the_isolation(capsys):
+    from envfoundry.sandbox import isolation
+
+    code, out, _ = run(capsys, "doctor", "--json")
+    report = json.loads(out)
+    names = {check["name"]: check["passed"] for check in report["checks"]}
+    assert {"worker starts", "network", "host files hidden", "environment scrubbed", "rlimits"} <= set(names)
+    assert report["isolation"] == isolation._detect().kind
+    if report["isolation"] == "bubblewrap":
+        assert code == 0 and report["healthy"] and all(names.values())
+    else:
+        assert code == 1 and not report["healthy"]
+    code, out, _ = run(capsys, "doctor")
+    assert f"isolation: {report['isolation']}" in out and "[ok] worker starts" in out
+
+
+def test_environment_files_run_in_the_sandbox_unless_trusted(capsys, tmp_path):
+    path = tmp_path / "evil.py"
+    path.write_text("import socket\n")
+    code, _, err = run(capsys, "sample", str(path))
+    assert code == 2 and "was rejected before running: line 1: imports 'socket'" in err
+    seed_file = str(Path(__file__).parents[1] / "src/envfoundry/envs/planted_subset_sum.py")
+    outputs = []
+    for extra in ([], ["--trust"]):
+        code, out, _ = run(capsys, "sample", seed_file, "--n", "3", "--jsonl", *extra)
+        assert code == 0
+        outputs.append(out)
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 3

@@ -1,3 +1,5 @@
+import json
+
 import jsonschema
 import pytest
 
@@ -88,3 +90,38 @@ def test_space_refuses_things_that_are_not_params():
 
 def test_integer_steps_are_even_across_equal_level_steps():
     assert [IntParam(0, 4).at_level(x) for x in (0.0, 0.125, 0.375, 0.625, 0.875)] == [0, 1, 2, 3, 4]
+
+
+def test_spaces_travel_as_plain_json_and_come_back_equal():
+    space = ParamSpace(
+        {
+            "n": IntParam(4, 40, scale="log", description="items"),
+            "ratio": FloatParam(0.0, 0.9, harder="down"),
+            "order": ChoiceParam(["sorted", "shuffled"]),
+            "flag": ChoiceParam([False, True, 3, 2.5]),
+        }
+    )
+    spec = json.loads(json.dumps(space.to_spec()))
+    back = ParamSpace.from_spec(spec)
+    assert dict(back) == dict(space) and list(back) == list(space)
+    assert back.at_level(0.7) == space.at_level(0.7)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ([1, 2], "must be a JSON object"),
+        ({"n": {"kind": "complex"}}, "kind int, float or choice"),
+        ({"n": {"kind": "int", "low": 1, "high": 2, "evil": 1}}, r"unknown spec field\(s\) \['evil'\]"),
+        ({"n": {"kind": "int", "low": 1.5, "high": 2}}, "finite integers"),
+        ({"n": {"kind": "float", "low": 0, "high": float("inf")}}, "finite numbers"),
+        ({"n": {"kind": "int", "low": 3, "high": 2}}, r"low \(3\) must not exceed high \(2\)"),
+        ({"n": {"kind": "int", "low": 1, "high": 2, "harder": "sideways"}}, "harder must be one of"),
+        ({"n": {"kind": "choice", "choices": [[1]]}}, "strings, numbers or booleans"),
+        ({"n": {"kind": "choice", "choices": []}}, "at least one choice"),
+        ({"n": {"kind": "int", "low": 1, "high": 2, "description": 5}}, "description must be a string"),
+    ],
+)
+def test_malformed_specs_are_rejected_with_a_reason(spec, message):
+    with pytest.raises(ValueError, match=message):
+        ParamSpace.from_spec(spec)

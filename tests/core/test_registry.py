@@ -1,8 +1,12 @@
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 import envfoundry
+import envfoundry.envs
 from envfoundry.core import load_class_from_file, register
 
 MODULE = '''
@@ -86,3 +90,39 @@ def test_two_classes_cannot_share_a_name(tmp_path):
     second = load_class_from_file(write(tmp_path, "two.py", MODULE.format(suffix="dup") + "\n# changed\n"))
     with pytest.raises(ValueError, match="already registered"):
         register(second)
+
+
+def _python(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.strip()
+
+
+def test_the_seed_library_loads_on_first_use_not_on_import():
+    out = _python(
+        "import sys, envfoundry\n"
+        "print('envfoundry.envs' in sys.modules)\n"
+        "print(len(envfoundry.registered()) >= 14, 'envfoundry.envs' in sys.modules)\n"
+    )
+    assert out.splitlines() == ["False", "True True"]
+
+
+def test_a_process_can_keep_the_seed_library_out():
+    out = _python(
+        "from envfoundry.core import registry\n"
+        "registry.use_seed_library(False)\n"
+        "print(registry.registered())\n"
+        "registry.use_seed_library(True)\n"
+        "print(len(registry.registered()) >= 14)\n"
+        "try:\n"
+        "    registry.use_seed_library(False)\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert out.splitlines() == ["[]", "True", "the seed library is already loaded in this process"]
+
+
+def test_loading_a_seed_file_by_path_in_process_does_not_collide_with_the_seed():
+    path = Path(envfoundry.envs.__file__).parent / "knapsack.py"
+    env = envfoundry.make(path, sandbox=False)
+    assert env.sample(3).to_dict() == envfoundry.make("knapsack").sample(3).to_dict()
+    assert envfoundry.core.get_class("knapsack").__module__ == "envfoundry.envs.knapsack"

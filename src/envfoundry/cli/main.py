@@ -1,6 +1,7 @@
 """The ``envfoundry`` command line.
 
-Every listing takes ``--json``. Bad input (unknown environment, bad parameter, unreadable file)
+Every listing takes ``--json``. Environment files given by path run in the sandbox unless
+``--trust`` says otherwise; ``doctor`` reports which isolation is active. Bad input (unknown environment, bad parameter, unreadable file)
 prints one line on stderr and exits with status 2; nothing prints a traceback for it.
 """
 
@@ -20,11 +21,16 @@ class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
 
 
-def _make(name: str) -> Environment:
+def _make(name: str, trust: bool = False) -> Environment:
+    """A registered environment, or a file: sandboxed unless ``--trust`` says to run it here."""
+    from envfoundry.sandbox import SandboxError, SandboxUnavailable
+
     try:
-        return make(name)
+        return make(name, sandbox=False if trust else None)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
+    except (SandboxError, SandboxUnavailable) as exc:
+        raise UsageError(f"cannot run '{name}' in the sandbox: {exc}") from None
 
 
 def _describe(env: Environment) -> dict[str, Any]:
@@ -70,7 +76,7 @@ def _param_line(name: str, schema: dict[str, Any]) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    env = _make(args.name)
+    env = _make(args.name, args.trust)
     info = _describe(env)
     if args.json:
         info["levels"] = {str(level): env.parameter_space.at_level(level) for level in (0.0, 0.5, 1.0)}
@@ -89,14 +95,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 # ----- sample -----------------------------------------------------------------------------------
 def cmd_sample(args: argparse.Namespace) -> int:
-    env = _make(args.name)
+    from envfoundry.sandbox import SandboxError
+
     if args.n < 1:
         raise UsageError(f"--n must be at least 1, got {args.n}")
+    env = _make(args.name, args.trust)
+    seeds = range(args.seed, args.seed + args.n)
     try:
         params = env.parameter_space.parse(args.param or [])
-        instances = [env.sample(args.seed + offset, level=args.level, params=params) for offset in range(args.n)]
+        if hasattr(env, "sample_many"):  # a sandboxed environment: one round trip per worker
+            instances = env.sample_many(seeds, level=args.level, params=params)
+        else:
+            instances = [env.sample(seed, level=args.level, params=params) for seed in seeds]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except SandboxError as exc:
+        raise UsageError(f"sampling failed in the sandbox: {exc}") from None
     if args.jsonl:
         for instance in instances:
             print(instance.to_json())
@@ -140,7 +154,7 @@ def _read_instance(path: str, index: int | None) -> Instance:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    env = _make(args.name)
+    env = _make(args.name, args.trust)
     if args.instance == "-" and args.response == "-":
         raise UsageError("--instance and --response cannot both be read from standard input")
     instance = _read_instance(args.instance, args.index)
@@ -159,11 +173,26 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----- doctor -----------------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from envfoundry.sandbox.doctor import diagnose, format_report
+
+    report = diagnose()
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report))
+    return 0 if report["healthy"] else 1
+
+
 # ----- tour -------------------------------------------------------------------------------------
 def cmd_tour(args: argparse.Namespace) -> int:
     from envfoundry.cli.tour import run_tour
 
     return run_tour(seeds=args.seeds, out=args.out, as_json=args.json)
+
+
+TRUST_HELP = "run an environment file in this process instead of the sandbox (only for code you trust)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="describe one environment and its parameter space")
     p.add_argument("name", help="a registered name or a path to an environment module")
     p.add_argument("--json", action="store_true", help="print JSON (with the JSON Schema of the parameters)")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("sample", help="sample instances")
@@ -190,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print a JSON array of instances")
     fmt.add_argument("--jsonl", action="store_true", help="print one JSON instance per line")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("score", help="score a response to a sampled instance")
@@ -201,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--response", required=True, metavar="TEXT", help="the model's response, or - to read stdin")
     p.add_argument("--bare", action="store_true", help="the response is the bare answer, without <answer> tags")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("doctor", help="report which sandbox isolation is active and prove that it holds")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("tour", help="a short tour: every environment sampled and scored at three levels")
     p.add_argument("--seeds", type=int, default=20, help="seeds per environment and level")

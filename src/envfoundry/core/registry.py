@@ -51,9 +51,17 @@ def register(cls: type[Environment]) -> type[Environment]:
         raise TypeError("; ".join(errors))
     existing = _REGISTRY.get(cls.name)
     if existing is not None and existing is not cls:
+        if _source_file(existing) is not None and _source_file(existing) == _source_file(cls):
+            return cls  # the same file loaded a second time (by path and by import): keep the first
         raise ValueError(f"an environment named '{cls.name}' is already registered ({existing.__qualname__})")
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def _source_file(cls: type) -> str | None:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return os.path.realpath(path) if path else None
 
 
 def registered() -> list[str]:

@@ -9,7 +9,7 @@ batching and recovery, ``static_check.py`` for the pre-check, ``worker.py`` for 
 """
 
 from envfoundry.sandbox.environment import SandboxCallError, SandboxedEnvironment, SandboxRejected
-from envfoundry.sandbox.isolation import Isolation, SandboxUnavailable, SandboxWarning, isolation
+from envfoundry.sandbox.isolation import Isolation, SandboxUnavailable, SandboxWarning, resolve_isolation
 from envfoundry.sandbox.limits import SandboxLimits
 from envfoundry.sandbox.pool import SandboxError, SandboxPool
 from envfoundry.sandbox.static_check import Finding, static_check
@@ -25,6 +25,6 @@ __all__ = [
     "SandboxUnavailable",
     "SandboxWarning",
     "SandboxedEnvironment",
-    "isolation",
+    "resolve_isolation",
     "static_check",
 ]

@@ -19,7 +19,7 @@ from envfoundry.core.answer import extract_answer
 from envfoundry.core.environment import ASYMMETRIES, MAX_ANSWER_CHARS, Instance, Verdict
 from envfoundry.core.params import ParamSpace
 from envfoundry.core.registry import read_source
-from envfoundry.sandbox import isolation as _isolation
+from envfoundry.sandbox.isolation import resolve_isolation
 from envfoundry.sandbox.limits import SandboxLimits
 from envfoundry.sandbox.pool import SandboxError, SandboxPool
 from envfoundry.sandbox.static_check import describe_findings, static_check
@@ -78,14 +78,14 @@ class SandboxedEnvironment:
             label = os.fspath(path)
             if static_check:
                 _reject_if_flagged(source, label)
-            load: dict[str, Any] = {"source": source, "filename": os.path.basename(label)}
+            load: dict[str, Any] = {"source": source, "filename": label}
         else:
             if not isinstance(module, str) or not module.startswith("envfoundry."):
                 raise ValueError(f"module must name an environment module of envfoundry, got {module!r}")
             label = module
             load = {"module": module}
         self.source_label = label
-        self.isolation = _isolation.isolation(isolation)
+        self.isolation = resolve_isolation(isolation)
         self.limits = limits
         self._pool = SandboxPool(load, self.isolation, limits, default_workers() if workers is None else workers)
         try:

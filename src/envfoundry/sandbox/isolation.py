@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import itertools
-import logging
 import os
 import shutil
 import subprocess
@@ -36,7 +35,6 @@ from pathlib import Path
 import envfoundry
 from envfoundry.sandbox.limits import SandboxLimits
 
-LOG = logging.getLogger("envfoundry.sandbox")
 KINDS = ("bubblewrap", "process")
 ENV_VAR = "ENVFOUNDRY_SANDBOX"
 # Mount point of the envfoundry package inside a bubblewrap sandbox.
@@ -209,18 +207,18 @@ def _detect() -> Isolation:
             "bubblewrap",
             f"{_bwrap_version()}; mount, PID, network, IPC and UTS namespaces, {privilege}, rlimits",
         )
+    return Isolation("process", _process_detail(), weaker_because=problem)
+
+
+def _process_detail() -> str:
     uid = "a uid of its own per worker, " if os.geteuid() == 0 else ""
-    return Isolation(
-        "process",
-        f"separate process with {uid}rlimits and an empty environment; shares the host's files and network",
-        weaker_because=problem,
-    )
+    return f"separate process with {uid}rlimits and an empty environment; shares the host's files and network"
 
 
 _warned = False
 
 
-def isolation(required: str = "auto") -> Isolation:
+def resolve_isolation(required: str = "auto") -> Isolation:
     """The isolation sandbox workers get: ``"auto"`` takes the strongest available (warning once
     if that is not bubblewrap), ``"bubblewrap"`` raises ``SandboxUnavailable`` without it, and
     ``"process"`` asks for the fallback explicitly. ``ENVFOUNDRY_SANDBOX`` overrides ``"auto"``.
@@ -231,9 +229,9 @@ def isolation(required: str = "auto") -> Isolation:
     if required not in ("auto", *KINDS):
         raise ValueError(f"sandbox isolation must be 'auto', 'bubblewrap' or 'process', got {required!r}")
     if required == "process":
-        return Isolation("process", _detect().detail if _detect().kind == "process" else "requested explicitly",
-                         weaker_because="the process fallback was requested")  # fmt: skip
-    found = _detect()
+        found = Isolation("process", _process_detail(), weaker_because="the process fallback was requested")
+    else:
+        found = _detect()
     if required == "bubblewrap" and found.kind != "bubblewrap":
         raise SandboxUnavailable(f"bubblewrap isolation was required but {found.weaker_because}")
     if found.kind != "bubblewrap" and not _warned:
@@ -242,7 +240,6 @@ def isolation(required: str = "auto") -> Isolation:
             f"envfoundry sandbox: {found.weaker_because}; untrusted environments run in the weaker "
             f"'process' isolation ({found.detail}). Set {ENV_VAR}=bubblewrap to refuse instead."
         )
-        LOG.warning(message)
         warnings.warn(message, SandboxWarning, stacklevel=3)
     return found
 

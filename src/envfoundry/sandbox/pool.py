@@ -366,12 +366,14 @@ class SandboxPool:
                         results[index] = exc
                     slot.worker = None
                     return
+                # A worker serves at most calls_per_worker items, so a long batch spans several.
+                batch = pending[: max(1, self.limits.calls_per_worker - worker.calls)]
                 done = 0
                 try:
-                    for result in worker.run(op, [items[i] for i in pending]):
-                        results[pending[done]] = result
+                    for result in worker.run(op, [items[i] for i in batch]):
+                        results[batch[done]] = result
                         done += 1
-                    pending = []
+                    pending = pending[done:]
                 except _WorkerLost as lost:
                     if lost.kind != "recycle":
                         results[pending[done]] = SandboxError(str(lost), lost.kind)

@@ -81,7 +81,6 @@ def _set_limits(limits: dict[str, Any], nproc: int) -> None:
 def _load(config: dict[str, Any]) -> Any:
     from envfoundry.core import registry
 
-    registry.use_seed_library(False)
     if config.get("module"):
         module = importlib.import_module(config["module"])
         return registry.environment_class_in(module, config["module"])()
@@ -186,7 +185,11 @@ def main() -> None:
     try:
         for name in PRELOAD:
             importlib.import_module(name)
-        import envfoundry.core  # noqa: F401 - loaded while the package is surely readable
+        from envfoundry.core import registry  # loaded while the package is surely readable
+
+        registry.use_seed_library(False)  # this worker runs one environment: no seed may collide with it
+        if config.get("module"):  # a module of this package: trusted, imported with the rest
+            importlib.import_module(config["module"])
 
         if config.get("uid") is not None:
             _drop_privileges(int(config["uid"]))
