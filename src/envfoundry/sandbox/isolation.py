@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ SANDBOX_ROOT = "/opt/envfoundry"
 # Sandbox uids: outside the range of real accounts, one per worker.
 _UID_BASE = 200_000
 _uid_counter = itertools.count()
+_uid_lock = threading.Lock()
+_uids_in_use: set[int] = set()
 
 
 class SandboxWarning(UserWarning):
@@ -80,8 +83,21 @@ def _package_dir() -> str:
 
 
 def next_uid() -> int:
-    """A uid for a new worker, distinct from the other workers of this process (wraps after 1000)."""
-    return _UID_BASE + (os.getpid() % 5000) * 1000 + next(_uid_counter) % 1000
+    """A uid for a new worker, distinct from every live worker of this process; ``release_uid``
+    gives it back when the worker is gone."""
+    base = _UID_BASE + (os.getpid() % 5000) * 1000
+    with _uid_lock:
+        for _ in range(1000):
+            uid = base + next(_uid_counter) % 1000
+            if uid not in _uids_in_use:
+                _uids_in_use.add(uid)
+                return uid
+    raise RuntimeError("more than 1000 sandbox workers alive in one process")
+
+
+def release_uid(uid: int | None) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid)
 
 
 def _orjson_dir() -> str | None:

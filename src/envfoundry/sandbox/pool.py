@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from envfoundry.sandbox import codec
-from envfoundry.sandbox.isolation import Isolation, command, next_uid
+from envfoundry.sandbox.isolation import Isolation, command, next_uid, release_uid
 from envfoundry.sandbox.limits import SandboxLimits
 
 # A share smaller than this is not worth a second worker's round trip.
@@ -92,7 +92,7 @@ class Worker:
         self._scanned = 0  # how far the buffer has been searched for a newline
         self._tmpdir: str | None = None
         privileged = isolation.privileged
-        uid = next_uid() if privileged else None
+        uid = self.uid = next_uid() if privileged else None
         nproc = limits.max_processes if privileged else _user_process_count() + limits.max_processes + 8
         env: dict[str, str] = {}
         cwd = "/"
@@ -118,6 +118,7 @@ class Worker:
         os.set_blocking(self._in, False)
         self._config = codec.encode({"uid": uid, "nproc": nproc, "limits": limits.to_dict(), **load})
         self._description: dict[str, Any] | None = None
+        self._request_id = 0
 
     # ----- plumbing ---------------------------------------------------------------------------
     def _write(self, data: bytes, deadline: float) -> None:
@@ -226,22 +227,24 @@ class Worker:
 
     def run(self, op: str, items: Sequence[Any]) -> Iterator[Any]:
         """Yield each item's result (or ``SandboxError``) in order; raise ``_WorkerLost`` if the
-        worker fails mid-way (the caller blames the item after the last one yielded)."""
+        worker fails mid-way (the caller blames the item after the last one yielded).
+
+        Every reply must carry this request's id and the item's index, and nothing may follow the
+        closing line: a worker whose environment forges or leaves extra lines is not trusted again.
+        """
         deadline_s = self.limits.deadline_s
+        self._request_id += 1
+        rid = self._request_id
         try:
-            request = codec.encode({"op": op, "items": items})
+            request = codec.encode({"op": op, "id": rid, "items": items})
         except (TypeError, ValueError) as exc:
             raise SandboxError(f"the request is not plain JSON: {exc}", "not_json") from None
         self._write(request, time.monotonic() + deadline_s)
-        for _ in items:
-            line = self._read_line(time.monotonic() + deadline_s)
+        for index in range(len(items)):
+            message = self._message(time.monotonic() + deadline_s)
             self.calls += 1
-            try:
-                message = codec.decode(line)
-            except ValueError:
-                raise _WorkerLost("the sandbox worker sent a malformed reply", "protocol") from None
-            if not isinstance(message, dict):
-                raise _WorkerLost("the sandbox worker sent a malformed reply", "protocol")
+            if message.get("r") != rid or message.get("i") != index:
+                raise _WorkerLost("the sandbox worker sent a reply out of turn", "protocol")
             if "ok" in message:
                 yield message["ok"]
                 continue
@@ -250,11 +253,22 @@ class Worker:
             yield SandboxError(message["error"], str(message.get("kind", "error")))
             if message.get("fatal"):
                 raise _WorkerLost("", "recycle")
-        line = self._read_line(time.monotonic() + deadline_s)
+        done = self._message(time.monotonic() + deadline_s)
+        if done.get("r") != rid or done.get("done") != len(items) or not isinstance(done.get("cpu"), (int, float)):
+            raise _WorkerLost("the sandbox worker sent a malformed reply", "protocol")
+        self.cpu = float(done["cpu"])
+        if self._start < len(self._buffer) or select.select([self._out], [], [], 0)[0]:
+            raise _WorkerLost("the sandbox worker sent more replies than it was asked for", "protocol")
+
+    def _message(self, deadline: float) -> dict[str, Any]:
+        line = self._read_line(deadline)
         try:
-            self.cpu = float(codec.decode(line)["cpu"])
-        except (ValueError, KeyError, TypeError):
-            raise _WorkerLost("the sandbox worker sent a malformed reply", "protocol") from None
+            message = codec.decode(line)
+        except ValueError as exc:
+            raise _WorkerLost(f"the sandbox worker sent a reply that cannot be decoded ({exc})", "protocol") from None
+        if not isinstance(message, dict):
+            raise _WorkerLost("the sandbox worker sent a malformed reply", "protocol")
+        return message
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -279,6 +293,8 @@ class Worker:
                 stream.close()
             except OSError:
                 pass
+        release_uid(self.uid)
+        self.uid = None
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -374,9 +390,11 @@ class SandboxPool:
                         results[batch[done]] = result
                         done += 1
                     pending = pending[done:]
-                except _WorkerLost as lost:
-                    if lost.kind != "recycle":
-                        results[pending[done]] = SandboxError(str(lost), lost.kind)
+                except (_WorkerLost, SandboxError, OSError) as exc:
+                    kind = getattr(exc, "kind", "crash")
+                    if kind != "recycle" and done < len(batch):
+                        # The worker failed while running this item: it gets the reason.
+                        results[batch[done]] = SandboxError(str(exc), kind)
                         done += 1
                     pending = pending[done:]
                     self._retire(slot)

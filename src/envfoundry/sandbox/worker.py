@@ -1,9 +1,10 @@
 """The sandbox side: a worker process that loads one environment and serves batched calls.
 
 It is started by ``pool.Worker`` inside the isolation (see ``isolation.py``) and speaks
-newline-delimited JSON: the host writes a config line, then requests; the worker answers
-``{"ready": description}`` (or ``{"fatal": reason}``), then one line per item of a request and a
-closing ``{"done": n, "cpu": seconds}``. Results stream item by item, so the host knows which item
+newline-delimited JSON (``codec.py``): the host writes a config line, then requests
+``{"op", "id", "items"}``; the worker answers ``{"ready": description}`` (or ``{"fatal": reason}``),
+then one line per item, tagged with the request id and item index, and a closing
+``{"done": n, "cpu": seconds}``. Results stream item by item, so the host knows which item
 was running if the worker dies, and keeps every result that came before it.
 
 Before any environment code runs the worker drops to its own uid (when started as root), sets its
@@ -53,7 +54,7 @@ class _Channel:
             view = view[written:]
 
     def send_json(self, obj: Any) -> None:
-        self.send(codec.encode(obj))
+        self.send(codec.encode(obj, fast=False))
 
 
 def _drop_privileges(uid: int) -> None:
@@ -122,17 +123,18 @@ def _verify(env: Any, item: list[Any]) -> dict[str, Any]:
 OPS = {"sample": _sample, "verify": _verify}
 
 
-def _error(kind: str, message: str, fatal: bool = False) -> bytes:
-    out: dict[str, Any] = {"error": message[:2000], "kind": kind}
+def _error(request_id: int, index: int, kind: str, message: str, fatal: bool = False) -> bytes:
+    out: dict[str, Any] = {"r": request_id, "i": index, "error": message[:2000], "kind": kind}
     if fatal:
         out["fatal"] = True
-    return codec.encode(out)
+    return codec.encode(out, fast=False)
 
 
 def _serve(env: Any, channel: _Channel, limits: dict[str, Any]) -> None:
     timeout = float(limits["call_timeout_s"])
     max_bytes = int(limits["max_result_bytes"])
     memory_mib = int(limits["memory_bytes"]) // (1024 * 1024)
+    pid = os.getpid()
     signal.signal(signal.SIGALRM, _on_alarm)
     stdin = sys.stdin.buffer
     while True:
@@ -140,46 +142,50 @@ def _serve(env: Any, channel: _Channel, limits: dict[str, Any]) -> None:
         if not line:
             return
         request = codec.decode(line.rstrip(b"\n"))
-        handler = OPS[request["op"]]
-        count = 0
-        for item in request["items"]:
-            count += 1
+        handler, rid = OPS[request["op"]], request["id"]
+        for index, item in enumerate(request["items"]):
             fatal = False
             signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 value = handler(env, item)
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 try:
-                    out = codec.encode({"ok": value})
-                except (TypeError, ValueError) as exc:
-                    out = _error("not_json", f"the environment returned something that is not plain JSON: {exc}")
+                    out = codec.encode({"r": rid, "i": index, "ok": value}, fast=False)
+                except (TypeError, ValueError, RecursionError) as exc:
+                    out = _error(rid, index, "not_json",
+                                 f"the environment returned something that is not plain JSON: {exc}")  # fmt: skip
                 else:
                     if len(out) > max_bytes:
-                        size = len(out) / 1024 / 1024
-                        out = _error("too_large", f"the result is {size:.1f} MiB, over the limit of "
-                                     f"{max_bytes / 1024 / 1024:.1f} MiB")  # fmt: skip
+                        out = _error(rid, index, "too_large", f"the result is {len(out) / 2**20:.1f} MiB, over the "
+                                     f"limit of {max_bytes / 2**20:.1f} MiB")  # fmt: skip
             except _CallTimeout:
-                out, fatal = _error("timeout", f"the call took longer than {timeout:g} s", fatal=True), True
+                out, fatal = _error(rid, index, "timeout", f"the call took longer than {timeout:g} s", True), True
             except MemoryError:
-                out, fatal = _error("memory", f"the call ran out of memory (limit {memory_mib} MiB)", fatal=True), True
+                out = _error(rid, index, "memory", f"the call ran out of memory (limit {memory_mib} MiB)", True)
+                fatal = True
             except RecursionError:
-                out = _error("error", "the call exceeded the maximum recursion depth")
+                out = _error(rid, index, "error", "the call exceeded the maximum recursion depth")
             except Exception as exc:  # noqa: BLE001 - every failure becomes this item's error
-                out = _error("error", f"{type(exc).__name__}: {exc}")
+                out = _error(rid, index, "error", f"{type(exc).__name__}: {exc}")
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, ...
-                out, fatal = _error("error", f"the environment raised {type(exc).__name__}", fatal=True), True
+                out = _error(rid, index, "error", f"the environment raised {type(exc).__name__}", True)
+                fatal = True
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if os.getpid() != pid:
+                os._exit(0)  # a process the environment forked never speaks for the worker
             channel.send(out)
             if fatal:
                 # Interrupted code may have left the environment half-updated: start afresh.
                 os._exit(0)
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        channel.send_json({"done": count, "cpu": usage.ru_utime + usage.ru_stime})
+        channel.send_json({"r": rid, "done": len(request["items"]), "cpu": usage.ru_utime + usage.ru_stime})
 
 
 def main() -> None:
     channel = _Channel(os.dup(1))
+    # A child the environment forks must not read requests or write replies meant for the worker.
+    os.register_at_fork(after_in_child=lambda: (os.close(channel.fd), os.close(0)))
     stdin = sys.stdin.buffer
     config = codec.decode(stdin.readline().rstrip(b"\n"))
     try:
