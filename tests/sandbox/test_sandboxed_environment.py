@@ -239,3 +239,13 @@ def test_workers_must_be_positive(write_env):
     with pytest.raises(ValueError, match="exactly one of a path"):
         SandboxedEnvironment()
     assert os.getpid() > 0
+
+
+def test_a_worker_that_cannot_even_start_is_one_clear_error(write_env, monkeypatch):
+    from envfoundry.sandbox import pool
+
+    monkeypatch.setattr(pool, "command", lambda kind, limits: ["/nonexistent/bwrap"])
+    with pytest.raises(SandboxError, match="a sandbox worker could not be started: .*No such file") as caught:
+        SandboxedEnvironment(write_env(), workers=2)
+    assert caught.value.kind == "load"
+    assert isolation._uids_in_use == set()  # nothing leaked

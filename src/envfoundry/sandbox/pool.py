@@ -102,16 +102,22 @@ class Worker:
                 os.chown(self._tmpdir, uid, uid)
             env = {"PATH": "/usr/bin:/bin", "HOME": self._tmpdir, "TMPDIR": self._tmpdir, "LANG": "C.UTF-8"}
             cwd = self._tmpdir
-        self.proc = subprocess.Popen(
-            command(isolation.kind, limits),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-            close_fds=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                command(isolation.kind, limits),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            release_uid(uid)
+            if self._tmpdir is not None:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+            raise SandboxError(f"a sandbox worker could not be started: {exc}", "load") from None
         self.pid = self.proc.pid
         self._in = self.proc.stdin.fileno()
         self._out = self.proc.stdout.fileno()
@@ -355,7 +361,12 @@ class SandboxPool:
             slot.worker.kill()
         with self._lock:
             self.restarts += 1
-        slot.worker = None if self._closed else Worker(self.isolation, self.limits, self.load)
+        slot.worker = None
+        if not self._closed:
+            try:
+                slot.worker = Worker(self.isolation, self.limits, self.load)
+            except SandboxError:
+                pass  # the next use tries again, and reports the failure to the items waiting
 
     def _usable(self, slot: _Slot) -> Worker:
         worker = slot.worker
