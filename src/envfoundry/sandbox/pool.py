@@ -10,6 +10,7 @@ error (the interrupted code may have left state half-updated).
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import queue
@@ -336,13 +337,16 @@ class SandboxPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envfoundry-sandbox")
         self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._executor)
         started = time.perf_counter()
-        try:
-            descriptions = list(self._executor.map(self._start, self._slots))
-        except BaseException:
+        # Wait for every start before judging: closing while a start is in flight would race it.
+        futures = [self._executor.submit(self._start, slot) for slot in self._slots]
+        concurrent.futures.wait(futures)
+        failures = [future.exception() for future in futures if future.exception() is not None]
+        if failures:
             self.close()
-            raise
+            # A load error says what is wrong with the file; prefer it to a worker that just died.
+            raise next((exc for exc in failures if isinstance(exc, SandboxLoadError)), failures[0])
         self.cold_start_s = time.perf_counter() - started
-        self.description = descriptions[0]
+        self.description = futures[0].result()
         for slot in self._slots:
             self._free.put(slot)
 
@@ -369,6 +373,8 @@ class SandboxPool:
                 pass  # the next use tries again, and reports the failure to the items waiting
 
     def _usable(self, slot: _Slot) -> Worker:
+        if self._closed:
+            raise SandboxError("the sandbox pool was closed during the call", "closed")
         worker = slot.worker
         if worker is not None and (
             not worker.alive()
