@@ -3,6 +3,9 @@
 #   make test   - lint and run the test suite (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
+# The CPU build of torch, installed before the train extra so nothing pulls a CUDA build;
+# on a GPU machine run `make TORCH= ...` to keep your own.
+TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
 .PHONY: tour test bench sandbox-deps clean
@@ -10,7 +13,8 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet '$(TORCH)')
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	touch $@
 
 # The sandbox isolates untrusted environments with bubblewrap; as root on Debian/Ubuntu we install

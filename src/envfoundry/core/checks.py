@@ -14,7 +14,6 @@ import random
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,11 +110,12 @@ def perturbations(reference: str, rng: random.Random, count: int = 8) -> list[st
 
 
 def _samples(env: Environment, seeds: Sequence[int], levels: Sequence[float]) -> dict[float, list[Instance]]:
-    return {level: [env.sample(seed, level=level) for seed in seeds] for level in levels}
+    return {level: env.sample_many(list(seeds), level=level) for level in levels}
 
 
 def check_contract(env: Environment) -> CheckResult:
-    errors = contract_errors(type(env))
+    # A sandboxed environment was checked against the contract in its worker, when it loaded.
+    errors = contract_errors(type(env)) if isinstance(env, Environment) else []
     if errors:
         return CheckResult("contract", False, "; ".join(errors))
     try:
@@ -133,37 +133,34 @@ def check_contract(env: Environment) -> CheckResult:
 def check_references(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:
     """The reference scores 1.0 at every level, also after a JSON round trip; prompts state the
     answer convention."""
-    total = 0
-    for level, instances in samples.items():
-        for instance in instances:
-            total += 1
-            verdict = env.score(instance, wrap_answer(instance.reference))
-            if not verdict.correct:
-                return CheckResult(
-                    "reference",
-                    False,
-                    f"the reference of seed {instance.seed} at level {level} scored {verdict.reward} ({verdict.reason})",
-                )
-            copy = Instance.from_json(json.dumps(instance.to_dict()))
-            if not env.score(copy, wrap_answer(copy.reference)).correct:
-                return CheckResult(
-                    "reference",
-                    False,
-                    f"seed {instance.seed} at level {level} stops scoring 1.0 after a JSON round trip",
-                )
-            if "<answer>" not in instance.prompt:
-                return CheckResult(
-                    "reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags"
-                )
-    return CheckResult("reference", True, f"all {total} references score 1.0", {"instances": total})
+    instances = [(level, instance) for level, batch in samples.items() for instance in batch]
+    for _, instance in instances:
+        if "<answer>" not in instance.prompt:
+            return CheckResult("reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags")
+    copies = [Instance.from_json(json.dumps(instance.to_dict())) for _, instance in instances]
+    everything = [instance for _, instance in instances] + copies
+    verdicts = env.score_many(everything, [wrap_answer(instance.reference) for instance in everything])
+    for (level, instance), verdict in zip(instances, verdicts, strict=False):
+        if not verdict.correct:
+            return CheckResult(
+                "reference",
+                False,
+                f"the reference of seed {instance.seed} at level {level} scored {verdict.reward} ({verdict.reason})",
+            )
+    for (level, instance), verdict in zip(instances, verdicts[len(instances) :], strict=True):
+        if not verdict.correct:
+            return CheckResult(
+                "reference", False, f"seed {instance.seed} at level {level} stops scoring 1.0 after a JSON round trip"
+            )
+    return CheckResult("reference", True, f"all {len(instances)} references score 1.0", {"instances": len(instances)})
 
 
 def check_determinism(env: Environment, seeds: Sequence[int]) -> CheckResult:
     """Same inputs give the same instance; different seeds give different instances."""
     distinct = set()
     for level in (0.0, 1.0):
-        for seed in seeds:
-            first, second = env.sample(seed, level=level), env.sample(seed, level=level)
+        firsts, seconds = env.sample_many(list(seeds), level=level), env.sample_many(list(seeds), level=level)
+        for seed, first, second in zip(seeds, firsts, seconds, strict=True):
             if first.to_json() != second.to_json():
                 return CheckResult("determinism", False, f"seed {seed} at level {level} gave two different instances")
             if level == 1.0:
@@ -216,41 +213,48 @@ def check_determinism_across_processes(env: Environment, spec: str, seeds: Seque
 
 
 def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], rng_seed: int = 0) -> CheckResult:
-    """Empty, malformed, perturbed, other-instance and shotgun answers do not score 1.0."""
+    """Empty, malformed, perturbed, other-instance and shotgun answers do not score 1.0.
+
+    Every response is built first and scored in one batch (one round trip per sandbox worker).
+    """
     rng = random.Random(rng_seed)
-    perturbed_total = perturbed_accepted = other_total = other_accepted = 0
+    # (kind, level, instance, response, detail)
+    trials: list[tuple[str, float, Instance, str, str]] = []
     for level, instances in samples.items():
         for index, instance in enumerate(instances):
+            reference = instance.reference.strip()
             for bad in MALFORMED_ANSWERS:
-                if bad.strip() != instance.reference.strip() and env.score(instance, wrap_answer(bad)).correct:
-                    return CheckResult(
-                        "wrong_answers",
-                        False,
-                        f"malformed answer {bad!r} scored 1.0 (seed {instance.seed}, level {level})",
-                    )
-            if env.score(instance, instance.reference).reward > 0:
-                return CheckResult("wrong_answers", False, "a response without <answer> tags earned reward")
+                if bad.strip() != reference:
+                    trials.append(("malformed", level, instance, wrap_answer(bad), bad))
+            trials.append(("untagged", level, instance, instance.reference, ""))
             near = perturbations(instance.reference, rng)
-            for candidate in near:
-                perturbed_total += 1
-                perturbed_accepted += env.score(instance, wrap_answer(candidate)).correct
+            trials += [("perturbed", level, instance, wrap_answer(candidate), candidate) for candidate in near]
             other = instances[(index + 1) % len(instances)]
-            if other.reference.strip() != instance.reference.strip():
-                other_total += 1
-                other_accepted += env.score(instance, wrap_answer(other.reference)).correct
+            if other.reference.strip() != reference:
+                trials.append(("other", level, instance, wrap_answer(other.reference), ""))
             # A shotgun lists many candidates at once, the right one among them.
-            decoys = [o.reference for o in instances if o.reference.strip() != instance.reference.strip()][:3] + near[
-                :3
-            ]
+            decoys = [o.reference for o in instances if o.reference.strip() != reference][:3] + near[:3]
             if decoys:
                 for sep in (" ", "\n", " or ", ", "):
                     for shotgun in (sep.join([instance.reference, *decoys]), sep.join([*decoys, instance.reference])):
-                        if env.score(instance, wrap_answer(shotgun)).correct:
-                            return CheckResult(
-                                "wrong_answers",
-                                False,
-                                f"a shotgun answer listing {len(decoys) + 1} candidates scored 1.0 (seed {instance.seed}, level {level})",
-                            )
+                        trials.append(("shotgun", level, instance, wrap_answer(shotgun), str(len(decoys) + 1)))
+    verdicts = env.score_many([t[2] for t in trials], [t[3] for t in trials])
+    counts = {"perturbed": [0, 0], "other": [0, 0]}
+    for (kind, level, instance, _, detail), verdict in zip(trials, verdicts, strict=True):
+        where = f"seed {instance.seed}, level {level}"
+        if kind == "malformed" and verdict.correct:
+            return CheckResult("wrong_answers", False, f"malformed answer {detail!r} scored 1.0 ({where})")
+        if kind == "untagged" and verdict.reward > 0:
+            return CheckResult("wrong_answers", False, "a response without <answer> tags earned reward")
+        if kind == "shotgun" and verdict.correct:
+            return CheckResult(
+                "wrong_answers", False, f"a shotgun answer listing {detail} candidates scored 1.0 ({where})"
+            )
+        if kind in counts:
+            counts[kind][0] += 1
+            counts[kind][1] += verdict.correct
+    perturbed_total, perturbed_accepted = counts["perturbed"]
+    other_total, other_accepted = counts["other"]
     figures = {
         "perturbed_accept_rate": perturbed_accepted / max(perturbed_total, 1),
         "other_accept_rate": other_accepted / max(other_total, 1),
@@ -307,11 +311,7 @@ def check_difficulty_grows(env: Environment, samples: dict[float, list[Instance]
 
 def check_sample_time(env: Environment, seeds: Sequence[int], budget_s: float = SAMPLE_BUDGET_S) -> CheckResult:
     """Sampling at level 1 stays within the per-instance budget (median over seeds)."""
-    times = []
-    for seed in seeds:
-        start = time.perf_counter()
-        env.sample(seed, level=1.0)
-        times.append(time.perf_counter() - start)
+    times = env.time_samples(list(seeds), level=1.0)
     median, worst = statistics.median(times), max(times)
     figures = {"median_ms": round(median * 1000, 3), "max_ms": round(worst * 1000, 3)}
     if median > budget_s:

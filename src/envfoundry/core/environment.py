@@ -13,7 +13,8 @@ import json
 import math
 import random
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -246,6 +247,27 @@ class Environment:
             level=None if level is None else float(level),
             metadata=metadata,
         )
+
+    def sample_many(
+        self, seeds: Sequence[int], level: float | None = None, params: Mapping[str, Any] | None = None
+    ) -> list[Instance]:
+        """Instances for many seeds (a sandboxed environment serves these in one round trip)."""
+        return [self.sample(seed, level=level, params=params) for seed in seeds]
+
+    def score_many(self, instances: Sequence[Instance | Mapping[str, Any]], responses: Sequence[str]) -> list[Verdict]:
+        """Verdicts for many responses, one per instance."""
+        if len(instances) != len(responses):
+            raise ValueError(f"got {len(instances)} instances but {len(responses)} responses")
+        return [self.score(instance, response) for instance, response in zip(instances, responses, strict=True)]
+
+    def time_samples(self, seeds: Sequence[int], level: float | None = None) -> list[float]:
+        """Seconds each sample took (measured where the environment's code runs)."""
+        times = []
+        for seed in seeds:
+            start = time.perf_counter()
+            self.sample(seed, level=level)
+            times.append(time.perf_counter() - start)
+        return times
 
     def _resolve(self, level: float | None, params: Mapping[str, Any] | None) -> tuple[dict[str, Any], str]:
         """Validated parameters and the seed prefix, memoised: training samples the same few

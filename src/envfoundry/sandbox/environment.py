@@ -150,6 +150,20 @@ class SandboxedEnvironment:
         ]
         return _finish(out, strict, "sample")
 
+    def time_samples(self, seeds: Sequence[int], level: float | None = None) -> list[float]:
+        """Seconds each sample took inside its worker (the round trip not included)."""
+        resolved = self.parameter_space.resolve(level, None)
+        items = [[seed, None if level is None else float(level), resolved] for seed in seeds]
+        out = []
+        for result in self._pool.call("sample", items):
+            if isinstance(result, SandboxError):
+                raise result
+            seconds = result.get("seconds") if isinstance(result, dict) else None
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise SandboxError("the sandbox returned a malformed timing", "protocol")
+            out.append(float(seconds))
+        return out
+
     def _instance(self, data: Any, seed: int, level: float | None, resolved: dict[str, Any]) -> Any:
         try:
             prompt, reference, state, metadata = data["prompt"], data["reference"], data["state"], data["metadata"]

@@ -20,6 +20,7 @@ import os
 import resource
 import signal
 import sys
+import time
 import types
 from typing import Any
 
@@ -102,8 +103,10 @@ def _describe(env: Any) -> dict[str, Any]:
 def _sample(env: Any, item: list[Any]) -> dict[str, Any]:
     # The host knows the seed, level and parameters it asked for: only the rest travels back.
     seed, level, params = item
+    started = time.perf_counter()
     inst = env.sample(seed, level=level, params=params)
     return {
+        "seconds": time.perf_counter() - started,
         "env": inst.env,
         "version": inst.version,
         "prompt": inst.prompt,
