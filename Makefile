@@ -39,6 +39,7 @@ test: $(BIN)/.installed sandbox-deps
 bench: $(BIN)/.installed sandbox-deps
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/sandbox.py
+	$(BIN)/python benchmarks/validation.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -239,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_doctor)
 
+    from envfoundry.cli import synth
+
+    def wrap(command):
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return command(args)
+            except synth.UsageError as exc:
+                raise UsageError(str(exc)) from None
+
+        return run
+
+    synth.add_commands(sub, wrap)
+
     p = sub.add_parser("tour", help="a short tour: every environment sampled and scored at three levels")
     p.add_argument("--seeds", type=int, default=20, help="seeds per environment and level")
     p.add_argument("--out", default=None, metavar="FILE", help="also write the results as JSON to FILE")

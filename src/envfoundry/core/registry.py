@@ -30,6 +30,10 @@ def _ensure_seeds() -> None:
             _seeds = "loaded"
 
 
+def seed_library_enabled() -> bool:
+    return _seeds != "off"
+
+
 def use_seed_library(enabled: bool) -> None:
     """``False`` keeps the seed library out of this process's registry (sandbox workers run one
     environment and must not collide with a seed of the same name). Call it before any lookup."""
@@ -152,7 +156,7 @@ def make(
     sandbox: bool | None = None,
     **sandbox_options: Any,
 ) -> Any:
-    """An environment by registered name, by path to a module file, or from a class.
+    """An environment by registered name, by name in the archive, by path to a module file, or from a class.
 
     ``sandbox`` decides where the environment's code runs. The default sandboxes every
     environment that is not part of a trusted import — a file path — and runs registered names
@@ -183,8 +187,15 @@ def make(
 
             return SandboxedEnvironment(text, **sandbox_options)
         else:
-            get_class(text)  # raises the helpful unknown-name error
-            raise AssertionError("unreachable")
+            archived = _archived_path(text)
+            if archived is None:
+                get_class(text)  # raises the helpful unknown-name error
+                raise AssertionError("unreachable")
+            if sandbox is False:
+                raise ValueError(f"'{text}' comes from the archive: archived environments always run sandboxed")
+            from envfoundry.sandbox import SandboxedEnvironment
+
+            return SandboxedEnvironment(archived, **sandbox_options)
     else:
         raise ValueError(f"make() takes an environment name or a path, got {type(name_or_path).__name__}")
     if not sandbox:
@@ -198,6 +209,17 @@ def make(
     if source is None or not Path(source).is_file():
         raise ValueError(f"cannot sandbox {cls.__qualname__}: its source file is not available")
     return SandboxedEnvironment(source, **sandbox_options)
+
+
+def _archived_path(name: str) -> Path | None:
+    """The source of an environment admitted to the default archive (``ENVFOUNDRY_ARCHIVE``), if any."""
+    from envfoundry.archive import Archive, default_archive_dir
+
+    root = default_archive_dir()
+    if not (root / "archive.sqlite3").is_file():
+        return None
+    with Archive(root) as archive:
+        return archive.path_for(name)
 
 
 def _no_options(options: dict[str, Any]) -> None:

@@ -6,9 +6,14 @@ Every module in this package is imported (and so registered) when ``envfoundry``
 import importlib
 import pkgutil
 
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+from envfoundry.core import registry as _registry
+
+# A sandbox worker keeps the seed library out (it runs one environment, which may import a helper
+# module from this package without every seed registering beside it).
+if _registry.seed_library_enabled():
+    for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        if not _info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{_info.name}")
 
 
 def seed_names() -> list[str]:

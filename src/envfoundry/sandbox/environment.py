@@ -47,7 +47,8 @@ class SandboxedEnvironment:
     """An untrusted environment, run in a pool of isolated worker processes.
 
     Give a ``path`` to a module file (its source is read here and sent to the workers; the file
-    itself is never mounted), or ``module`` for an environment module of this package.
+    itself is never mounted), the ``source`` text itself (``filename`` labels it in messages), or
+    ``module`` for an environment module of this package.
 
     limits: ``SandboxLimits`` (defaults: 2 s per call, 1 GiB per worker).
     workers: worker processes (default: the number of cores, at most 4).
@@ -61,21 +62,27 @@ class SandboxedEnvironment:
         self,
         path: str | os.PathLike[str] | None = None,
         *,
+        source: str | None = None,
+        filename: str = "<source>",
         module: str | None = None,
         limits: SandboxLimits | None = None,
         workers: int | None = None,
         isolation: str = "auto",
         static_check: bool = True,
     ) -> None:
-        if (path is None) == (module is None):
-            raise ValueError("give exactly one of a path to an environment file or a module name")
+        if sum(x is not None for x in (path, source, module)) != 1:
+            raise ValueError("give exactly one of a path to an environment file, its source, or a module name")
         if limits is None:
             limits = SandboxLimits()
         elif not isinstance(limits, SandboxLimits):
             raise ValueError(f"limits must be a SandboxLimits, got {type(limits).__name__}")
-        if path is not None:
-            source = read_source(path)
-            label = os.fspath(path)
+        if path is not None or source is not None:
+            if path is not None:
+                source, label = read_source(path), os.fspath(path)
+            else:
+                if not isinstance(source, str):
+                    raise ValueError(f"source must be text, got {type(source).__name__}")
+                label = filename
             if static_check:
                 _reject_if_flagged(source, label)
             load: dict[str, Any] = {"source": source, "filename": label}
@@ -242,6 +249,10 @@ class SandboxedEnvironment:
 
     def worker_pids(self) -> list[int]:
         return self._pool.worker_pids()
+
+    def restart_workers(self) -> None:
+        """Replace every worker with a fresh process (another hash seed, nothing cached)."""
+        self._pool.restart()
 
     def close(self) -> None:
         """Stop every worker. Also happens when the object is garbage-collected or at exit."""

@@ -434,6 +434,17 @@ class SandboxPool:
             future.result()
         return results
 
+    def restart(self) -> None:
+        """Replace every worker with a fresh process (e.g. to compare instances across processes)."""
+        slots = [self._free.get() for _ in self._slots]
+        try:
+            for slot in slots:
+                self._retire(slot)
+                self._usable(slot)
+        finally:
+            for slot in slots:
+                self._free.put(slot)
+
     def worker_pids(self) -> list[int]:
         return [slot.worker.pid for slot in self._slots if slot.worker is not None and slot.worker.alive()]
 

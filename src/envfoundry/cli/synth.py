@@ -1,0 +1,223 @@
+"""``envfoundry check``, ``synthesize`` and ``archive``: validation, synthesis and the archive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class UsageError(Exception):
+    """Bad input: one line on stderr, exit status 2 (re-raised as the CLI's own UsageError)."""
+
+
+def _archive(args: argparse.Namespace, create: bool = True) -> Any:
+    from envfoundry.archive import Archive, default_archive_dir
+
+    root = Path(args.archive) if args.archive else default_archive_dir()
+    if not create and not (root / "archive.sqlite3").exists():
+        return None
+    try:
+        return Archive(root)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _model(spec: str | None, model: str | None) -> Any:
+    from envfoundry.llm import LLMError, make_chat_model
+
+    try:
+        return make_chat_model(spec, model)
+    except (ValueError, LLMError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _models(args: argparse.Namespace, default_embedded: bool) -> tuple[Any, Any]:
+    spec = args.llm or ("embedded" if default_embedded else None)
+    generator = _model(spec, args.model) if spec else None
+    solver = generator
+    if getattr(args, "solver_llm", None):
+        solver = _model(args.solver_llm, args.solver_model)
+    return generator, solver
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _print_stages(result: Any) -> None:
+    for report in result.reports:
+        mark = "skip" if report.skipped else ("ok" if report.passed else "FAIL")
+        print(f"  [{mark:>4}] {report.name:<12} {report.reason}  ({report.seconds:.2f} s)")
+    print("admitted" if result.admitted else f"rejected at {result.failed.name if result.failed else '?'}")
+
+
+def _validate_file(args: argparse.Namespace, archive: Any, lineage: dict[str, Any]) -> Any:
+    from envfoundry.synth.stages.base import Candidate, Context
+    from envfoundry.synth.synthesize import check_candidate, novelty_index
+
+    source = _read(args.file)
+    generator, solver = _models(args, default_embedded=False)
+    context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive))
+    candidate = Candidate(source, filename=Path(args.file).name, lineage=lineage)
+    return check_candidate(candidate, context, archive if args.command == "archive" else None)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    archive = _archive(args, create=False) if args.archive else None
+    result = _validate_file(args, archive, {"mode": "user", "parents": [], "generator": None})
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(f"{args.file}:")
+        _print_stages(result)
+    return 0 if result.admitted else 1
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    from envfoundry.synth.synthesize import synthesize
+
+    if args.rounds < 1 or args.candidates < 1 or args.examples < 1:
+        raise UsageError("--rounds, --candidates and --examples must be at least 1")
+    archive = _archive(args)
+    generator, solver = _models(args, default_embedded=True)
+    summary = synthesize(generator, archive, rounds=args.rounds, candidates=args.candidates, solver=solver,
+                         seed=args.seed, repair=not args.no_repair, max_tokens=args.max_tokens,
+                         examples=args.examples, example_chars=args.example_chars)  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print_funnel(summary["funnel"])
+        print(f"archive: {archive.root}  (run {summary['run_id']})")
+    return 0
+
+
+def print_funnel(funnel: dict[str, Any]) -> None:
+    print(f"\n{funnel['candidates']} candidates, {funnel['admitted']} admitted")
+    for stage, passed in funnel["passed"].items():
+        failed = funnel["failed"].get(stage, 0)
+        print(f"  {stage:<12} passed {passed:>4}   failed {failed:>4}")
+        for reason, count in funnel["reasons"].get(stage, [])[:3]:
+            print(f"      {count:>3} x {reason[:110]}")
+    for stage in funnel["failed"]:
+        if stage not in funnel["passed"]:
+            print(f"  {stage:<12} passed    0   failed {funnel['failed'][stage]:>4}")
+            for reason, count in funnel["reasons"].get(stage, [])[:3]:
+                print(f"      {count:>3} x {reason[:110]}")
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    if args.action == "add":
+        archive = _archive(args)
+        result = _validate_file(args, archive, {"mode": "user", "parents": [], "generator": None,
+                                                "file": str(Path(args.file).resolve())})  # fmt: skip
+        _print_stages(result)
+        if result.admitted:
+            print(f"added '{result.candidate.name}' to {archive.root}")
+        return 0 if result.admitted else 1
+    archive = _archive(args, create=False)
+    if archive is None:
+        raise UsageError(f"no archive at '{args.archive or 'the default location'}' yet: "
+                         "`envfoundry archive add FILE.py` or `envfoundry synthesize` creates one")  # fmt: skip
+    if args.action == "list":
+        rows = archive.candidates(admitted=False, limit=args.limit) if args.rejected else archive.environments()
+        if args.json:
+            print(json.dumps([_row(r) for r in rows], indent=2, default=str))
+        elif args.rejected:
+            for r in rows:
+                print(f"{r.source_hash[:12]}  {r.env_name or '-':<24} {r.failed_stage or '-':<12} {r.reason[:80]}")
+        else:
+            for env in rows:
+                level = (env.calibration or {}).get("target_level")
+                print(f"{env.name:<28} {env.asymmetry:<11} {env.family or '-':<14} "
+                      f"{'target level ' + str(level) if level is not None else ''}")  # fmt: skip
+            print(f"\n{len(rows)} environments in {archive.root}")
+        return 0
+    if args.action == "show":
+        env = archive.get(args.name)
+        if env is None:
+            raise UsageError(f"no environment named '{args.name}' in {archive.root}")
+        if args.json:
+            print(json.dumps(_row(env), indent=2, default=str))
+        else:
+            print(f"{env.name} ({env.asymmetry}, {env.family or 'no family'}) - source {env.source_hash[:12]}")
+            print(env.description)
+            print(f"lineage: {json.dumps(env.lineage)}")
+            for report in env.reports:
+                print(f"  {report['name']:<12} {'skip' if report.get('skipped') else 'ok'}  {report['reason']}")
+            print(f"source: {env.path}")
+        return 0
+    if args.action == "export":
+        try:
+            written = archive.export(Path(args.dest))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"exported {len(written) - 1} environments and manifest.json to {args.dest}")
+        return 0
+    raise UsageError(f"unknown archive action {args.action!r}")
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    data = dict(vars(obj))
+    return {key: str(value) if isinstance(value, Path) else value for key, value in data.items()}
+
+
+def _model_options(p: argparse.ArgumentParser, solver: bool = True) -> None:
+    p.add_argument("--llm", default=None, metavar="URL|embedded",
+                   help="an OpenAI-compatible endpoint (http://host:port/v1) or 'embedded' (SmolLM2-135M)")
+    p.add_argument("--model", default=None, help="model name at the endpoint (required for a URL)")
+    if solver:
+        p.add_argument("--solver-llm", default=None, metavar="URL|embedded",
+                       help="the calibration solver, if not the same model")
+        p.add_argument("--solver-model", default=None)  # fmt: skip
+
+
+def add_commands(sub: Any, wrap: Any) -> None:
+    """Register the commands on the main parser; ``wrap`` turns a command into one that maps this
+    module's ``UsageError`` onto the CLI's."""
+    p = sub.add_parser("check", help="run the validation stages on one environment file")
+    p.add_argument("file")
+    p.add_argument("--archive", default=None, metavar="DIR", help="also compare against this archive (novelty)")
+    _model_options(p)
+    p.add_argument("--json", action="store_true", help='print {"admitted": bool, "stages": [...]}')
+    p.set_defaults(func=wrap(cmd_check))
+
+    p = sub.add_parser("synthesize", help="let a model write new environments; archive what passes validation")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--candidates", type=int, default=4, help="candidates per round")
+    p.add_argument("--archive", default=None, metavar="DIR")
+    _model_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-tokens", type=int, default=1024, help="tokens per generated module")
+    p.add_argument("--no-repair", action="store_true", help="do not give rejected candidates one repair attempt")
+    p.add_argument("--examples", type=int, default=1, help="seed environments shown in each prompt")
+    p.add_argument("--example-chars", type=int, default=6_000, help="longest seed source to show (characters)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=wrap(cmd_synthesize))
+
+    p = sub.add_parser("archive", help="the archive of validated environments: add, list, show, export")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("add", help="validate a file and admit it on success")
+    a.add_argument("file")
+    _model_options(a)
+    a = actions.add_parser("list", help="admitted environments (or --rejected candidates)")
+    a.add_argument("--rejected", action="store_true")
+    a.add_argument("--limit", type=int, default=50)
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("show", help="one admitted environment")
+    a.add_argument("name")
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("export", help="write every admitted source and a manifest to DIR")
+    a.add_argument("dest", metavar="DIR")
+    for parser in actions.choices.values():
+        parser.add_argument("--archive", default=None, metavar="DIR")
+    p.set_defaults(func=wrap(cmd_archive))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run `envfoundry`")

@@ -1,0 +1,1 @@
+"""Validation stages, one file each: static, execution, novelty, review, calibration."""

@@ -1,0 +1,155 @@
+"""Synthesis rounds: propose candidates, validate each, archive every outcome, repair once.
+
+Every candidate is archived as soon as it is judged (admitted, or rejected with the stage and the
+reason), so a run killed at any point loses at most the candidate in flight.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from tqdm import tqdm
+
+from envfoundry.llm.extract import extract_code
+from envfoundry.synth.pipeline import Validation, validate
+from envfoundry.synth.proposer import Proposal, Proposer
+from envfoundry.synth.stages import novelty
+from envfoundry.synth.stages.base import Candidate, Context, StageReport
+
+# Rejections worth one repair attempt: the model can fix code; it cannot fix "not novel".
+REPAIRABLE = ("static", "execution", "review")
+EXTRACT = "extract"
+
+
+def novelty_index(archive: Any = None) -> Any:
+    """The seeds plus every archived environment (with the prompts recorded when it was admitted)."""
+    index = novelty.NoveltyIndex.for_seeds()
+    if archive is not None:
+        for env in archive.environments():
+            prompts = (env.novelty or {}).get("prompts") or []
+            index.add(f"archive:{env.name}", archive.source(env.name), prompts)
+    return index
+
+
+def sample_prompts(validation: Validation, context: Context) -> list[str]:
+    return [batch[0].prompt for _, batch in sorted(context.instances.items()) if batch][:3]
+
+
+def record(archive: Any, validation: Validation, run_id: str | None, prompts: list[str]) -> None:
+    info = dict(validation.info)
+    if validation.admitted:
+        info["novelty"] = {**(info.get("novelty") or {}), "prompts": prompts}
+    try:
+        archive.record(
+            validation.candidate.source,
+            reports=[r.to_dict() for r in validation.reports],
+            admitted=validation.admitted,
+            env_name=validation.candidate.name,
+            lineage=validation.candidate.lineage,
+            run_id=run_id,
+            info=info,
+        )
+    except ValueError as exc:  # e.g. the name is taken in the archive by another environment
+        report = StageReport(novelty.NAME, False, str(exc))
+        validation.reports.append(report)
+        archive.record(
+            validation.candidate.source,
+            reports=[r.to_dict() for r in validation.reports],
+            admitted=False,
+            env_name=validation.candidate.name,
+            lineage=validation.candidate.lineage,
+            run_id=run_id,
+        )
+
+
+def check_candidate(candidate: Candidate, context: Context, archive: Any = None, run_id: str | None = None) -> Validation:
+    """Validate one candidate and (with an archive) record the outcome; admitted ones join the
+    novelty index so later candidates are compared against them."""
+    result = validate(candidate, context)
+    prompts = sample_prompts(result, context)
+    if archive is not None:
+        record(archive, result, run_id, prompts)
+    if result.admitted and context.novelty_index is not None:
+        context.novelty_index.add(f"archive:{candidate.name}", candidate.source, prompts)
+    return result
+
+
+def synthesize(
+    generator: Any,
+    archive: Any,
+    *,
+    rounds: int,
+    candidates: int,
+    solver: Any = None,
+    seed: int = 0,
+    repair: bool = True,
+    max_tokens: int = 1024,
+    temperature: float = 0.8,
+    progress: bool = True,
+    context_options: dict[str, Any] | None = None,
+    examples: int = 1,
+    example_chars: int = 6_000,
+) -> dict[str, Any]:
+    """Run ``rounds`` rounds of ``candidates`` proposals; returns the run's funnel and summary.
+
+    ``examples`` seed environments of at most ``example_chars`` characters go into each prompt.
+    """
+    if rounds < 1 or candidates < 1:
+        raise ValueError("rounds and candidates must be at least 1")
+    rng = random.Random(seed)
+    proposer = Proposer(getattr(generator, "name", "model"), rng, examples, example_chars)
+    context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive),
+                      **(context_options or {}))  # fmt: skip
+    config = {"rounds": rounds, "candidates": candidates, "seed": seed, "generator": proposer.generator_name,
+              "solver": getattr(solver, "name", None), "max_tokens": max_tokens, "repair": repair}  # fmt: skip
+    run_id = archive.start_run(config)
+    outcomes: Counter[str] = Counter()
+    bar = tqdm(total=rounds * candidates, desc="synthesis", unit="candidate", disable=not progress)
+    try:
+        for _ in range(rounds):
+            archived = [env.name for env in archive.environments()]
+            proposals = []
+            for _ in range(candidates):
+                parents = archive.environments()
+                if parents and rng.random() < 0.3:
+                    parent = rng.choice(parents)
+                    proposals.append(proposer.mutate(parent.name, archive.source(parent.name), archived))
+                else:
+                    proposals.append(proposer.new(archived))
+            for _, result in _generate_and_check(generator, proposals, context, archive, run_id, max_tokens,
+                                                        temperature):  # fmt: skip
+                outcomes[_outcome(result)] += 1
+                if repair and result.failed is not None and result.failed.name in REPAIRABLE:
+                    fix = proposer.repair(result.candidate, result.failed.reason)
+                    for _, repaired in _generate_and_check(generator, [fix], context, archive, run_id, max_tokens,
+                                                           temperature):  # fmt: skip
+                        outcomes["repair:" + _outcome(repaired)] += 1
+                bar.update()
+                bar.set_postfix(admitted=outcomes["admitted"] + outcomes["repair:admitted"], refresh=False)
+    finally:
+        bar.close()
+        summary = {"outcomes": dict(outcomes), "funnel": archive.funnel(run_id)}
+        archive.finish_run(run_id, summary)
+    return {"run_id": run_id, **summary}
+
+
+def _outcome(result: Validation) -> str:
+    return "admitted" if result.admitted else f"rejected at {result.failed.name if result.failed else '?'}"
+
+
+def _generate_and_check(generator, proposals: list[Proposal], context, archive, run_id, max_tokens, temperature):
+    replies = generator.chat_many([p.messages for p in proposals], max_tokens=max_tokens, temperature=temperature)
+    for proposal, reply in zip(proposals, replies, strict=True):
+        text = getattr(reply, "text", None)
+        code = extract_code(text) if text else None
+        if code is None:
+            why = f"the model call failed: {reply}" if text is None else "no Python module found in the reply"
+            candidate = Candidate(text or "", lineage=proposal.lineage)
+            result = Validation(candidate, [StageReport(EXTRACT, False, why, {"reply": (text or "")[-500:]})])
+            archive.record(text or "", reports=[r.to_dict() for r in result.reports], admitted=False, env_name=None,
+                           lineage=proposal.lineage, run_id=run_id)  # fmt: skip
+        else:
+            result = check_candidate(Candidate(code, lineage=proposal.lineage), context, archive, run_id)
+        yield proposal, result
