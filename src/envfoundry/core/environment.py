@@ -83,6 +83,15 @@ class Instance:
         return cls.from_dict(data)
 
 
+def coerce_instance(instance: Instance | Mapping[str, Any], env_name: str) -> Instance:
+    """``instance`` as an ``Instance`` of environment ``env_name``; anything else is a ``ValueError``."""
+    if not isinstance(instance, Instance):
+        instance = Instance.from_dict(instance)
+    if instance.env != env_name:
+        raise ValueError(f"instance belongs to environment '{instance.env}', not '{env_name}'")
+    return instance
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The result of scoring one response.
@@ -306,11 +315,7 @@ class Environment:
         return self._verify(instance, answer.strip())
 
     def _coerce(self, instance: Instance | Mapping[str, Any]) -> Instance:
-        if not isinstance(instance, Instance):
-            instance = Instance.from_dict(instance)
-        if instance.env != self.name:
-            raise ValueError(f"instance belongs to environment '{instance.env}', not '{self.name}'")
-        return instance
+        return coerce_instance(instance, self.name)
 
     def _verify(self, instance: Instance, answer: str) -> Verdict:
         if len(answer) > MAX_ANSWER_CHARS:

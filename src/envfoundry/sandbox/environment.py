@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from envfoundry.core.answer import extract_answer
-from envfoundry.core.environment import ASYMMETRIES, MAX_ANSWER_CHARS, Instance, Verdict
+from envfoundry.core.environment import ASYMMETRIES, MAX_ANSWER_CHARS, Instance, Verdict, coerce_instance
 from envfoundry.core.params import ParamSpace
 from envfoundry.core.registry import read_source
 from envfoundry.sandbox.isolation import resolve_isolation
@@ -226,11 +226,7 @@ class SandboxedEnvironment:
         return verdicts  # type: ignore[return-value]
 
     def _coerce(self, instance: Instance | Mapping[str, Any]) -> Instance:
-        if not isinstance(instance, Instance):
-            instance = Instance.from_dict(instance)
-        if instance.env != self.name:
-            raise ValueError(f"instance belongs to environment '{instance.env}', not '{self.name}'")
-        return instance
+        return coerce_instance(instance, self.name)
 
     # ----- lifecycle ----------------------------------------------------------------------------
     @property
