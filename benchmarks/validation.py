@@ -44,8 +44,10 @@ def _cpu() -> float:
 def _candidates() -> list[tuple[str, str, str]]:
     out = [(f"corpus/{p.stem}", p.name, p.read_text()) for p in sorted(CORPUS.glob("*.py"))]
     for name in seed_names():
-        with open(inspect.getsourcefile(get_class(name)), encoding="utf-8") as handle:
-            out.append((f"seed/{name}", f"{name}.py", handle.read()))
+        # The real path: a seed's own entry in the novelty index is left out, the other 13 are not.
+        path = inspect.getsourcefile(get_class(name))
+        with open(path, encoding="utf-8") as handle:
+            out.append((f"seed/{name}", path, handle.read()))
     return out
 
 
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started, cpu0 = time.perf_counter(), _cpu()
     index = NoveltyIndex.for_seeds()
+    index.score("x = 1\n")  # loads MiniLM and embeds the seeds now, not inside the first candidate
     setup = {"wall_s": time.perf_counter() - started, "cpu_s": _cpu() - cpu0}
     print(f"one-time: novelty index of the seeds in {setup['wall_s']:.1f} s wall, {setup['cpu_s']:.1f} CPU s")
 
