@@ -63,7 +63,8 @@ def _validate_file(args: argparse.Namespace, archive: Any, lineage: dict[str, An
 
     source = _read(args.file)
     generator, solver = _models(args, default_embedded=False)
-    context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive))
+    context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive),
+                      max_tokens=args.max_tokens)  # fmt: skip
     candidate = Candidate(source, filename=Path(args.file).name, lineage=lineage)
     return check_candidate(candidate, context, archive if args.command == "archive" else None)
 
@@ -184,6 +185,7 @@ def add_commands(sub: Any, wrap: Any) -> None:
     p.add_argument("file")
     p.add_argument("--archive", default=None, metavar="DIR", help="also compare against this archive (novelty)")
     _model_options(p)
+    p.add_argument("--max-tokens", type=int, default=384, help="tokens per review and per calibration answer")
     p.add_argument("--json", action="store_true", help='print {"admitted": bool, "stages": [...]}')
     p.set_defaults(func=wrap(cmd_check))
 
@@ -205,6 +207,7 @@ def add_commands(sub: Any, wrap: Any) -> None:
     a = actions.add_parser("add", help="validate a file and admit it on success")
     a.add_argument("file")
     _model_options(a)
+    a.add_argument("--max-tokens", type=int, default=384, help="tokens per review and per calibration answer")
     a = actions.add_parser("list", help="admitted environments (or --rejected candidates)")
     a.add_argument("--rejected", action="store_true")
     a.add_argument("--limit", type=int, default=50)
