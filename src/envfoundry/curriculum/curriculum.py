@@ -1,0 +1,266 @@
+"""The multi-environment curriculum: an active set of environments, a difficulty controller per
+environment, a sampler of GRPO groups, and the statistics that show whether groups are informative.
+
+One training step: ``next_batch(n)`` gives ``n`` group requests (environment, level, instance);
+the trainer rolls out ``group_size`` responses per group and reports each group's rewards with
+``report``; ``end_step()`` updates every controller, applies the active-set rules and returns the
+step's statistics. All state is plain JSON (``save`` / ``load``): a run resumed from a checkpoint
+gives the same next batch as the run that wrote it.
+
+Active-set rules (RLVE-style curation): at most ``active_size`` environments are active; one is
+swapped out after ``patience`` straight steps at zero accuracy, ``patience`` straight steps at the
+top level, or a non-positive difficulty slope over at least ``slope_window`` steps of its history;
+seed environments keep at least ``min_seed_share`` of the active set; entrants unlike the active
+ones (by family, then kind) are preferred.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envfoundry.core.environment import Instance
+from envfoundry.curriculum.controllers import Controller, controller_from_state, make_controller
+
+# Training instances use seeds from here up; held-out evaluation uses seeds below it.
+TRAIN_SEED_BASE = 1_000_000
+CORRECT = 1.0 - 1e-9
+
+
+@dataclass
+class GroupRequest:
+    group_id: int
+    env: str
+    level: float
+    instance: Instance
+
+
+def _slope(values: Sequence[float]) -> float:
+    n = len(values)
+    mean_x, mean_y = (n - 1) / 2, statistics.fmean(values)
+    num = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(values))
+    den = sum((x - mean_x) ** 2 for x in range(n))
+    return num / den if den else 0.0
+
+
+class Curriculum:
+    def __init__(
+        self,
+        envs: Mapping[str, Any],
+        *,
+        controller: str = "scaler",
+        controller_options: Mapping[str, Any] | None = None,
+        group_size: int = 8,
+        active_size: int = 64,
+        seed_envs: Sequence[str] = (),
+        min_seed_share: float = 0.2,
+        patience: int = 5,
+        slope_window: int = 10,
+        seed: int = 0,
+    ) -> None:
+        if not envs:
+            raise ValueError("a curriculum needs at least one environment")
+        if group_size < 2:
+            raise ValueError(f"group_size must be at least 2 (GRPO compares responses), got {group_size}")
+        self.envs = dict(envs)
+        self.group_size = group_size
+        self.active_size = min(active_size, len(self.envs))
+        self.seed_envs = set(seed_envs) & set(self.envs)
+        self.min_seed_share = min_seed_share
+        self.patience = patience
+        self.slope_window = slope_window
+        self.controller_kind = controller
+        self.controller_options = dict(controller_options or {})
+        self.rng = random.Random(seed)
+        self.step = 0
+        self.controllers: dict[str, Controller] = {
+            name: make_controller(controller, **self.controller_options) for name in self.envs
+        }
+        self.next_seed = {name: TRAIN_SEED_BASE for name in self.envs}
+        self.history: dict[str, dict[str, Any]] = {
+            name: {"levels": [], "zero_streak": 0, "top_streak": 0} for name in self.envs
+        }
+        self.active: list[str] = self._initial_active()
+        self._pending: dict[int, tuple[str, float]] = {}
+        self._results: dict[int, list[float]] = {}
+        self._next_group = 0
+
+    # ----- the active set -----------------------------------------------------------------------
+    def _initial_active(self) -> list[str]:
+        names = sorted(self.envs)
+        seeds = [n for n in names if n in self.seed_envs]
+        others = [n for n in names if n not in self.seed_envs]
+        self.rng.shuffle(seeds)
+        self.rng.shuffle(others)
+        want_seeds = min(len(seeds), max(round(self.min_seed_share * self.active_size), 0))
+        active = seeds[:want_seeds]
+        rest = seeds[want_seeds:] + others
+        self.rng.shuffle(rest)
+        while len(active) < self.active_size and rest:
+            active.append(self._most_unlike(rest, active))
+            rest.remove(active[-1])
+        return active
+
+    def _traits(self, name: str) -> tuple[str, str]:
+        env = self.envs[name]
+        return getattr(env, "family", "") or "", getattr(env, "asymmetry", "") or ""
+
+    def _most_unlike(self, candidates: Sequence[str], active: Sequence[str]) -> str:
+        families = [self._traits(n)[0] for n in active]
+        kinds = [self._traits(n)[1] for n in active]
+        return min(candidates, key=lambda n: (families.count(self._traits(n)[0]), kinds.count(self._traits(n)[1])))
+
+    def _swap_reason(self, name: str) -> str | None:
+        history = self.history[name]
+        if history["zero_streak"] >= self.patience:
+            return f"{self.patience} straight steps at zero accuracy"
+        if history["top_streak"] >= self.patience:
+            return f"{self.patience} straight steps at the top level"
+        levels = history["levels"]
+        if self.controller_kind != "fixed" and len(levels) >= self.slope_window and _slope(levels) <= 0:
+            return f"difficulty slope {_slope(levels):.3f} <= 0 over {len(levels)} steps"
+        return None
+
+    def _apply_swaps(self) -> list[dict[str, str]]:
+        swaps = []
+        for name in list(self.active):
+            reason = self._swap_reason(name)
+            inactive = [n for n in sorted(self.envs) if n not in self.active]
+            if reason is None or not inactive:
+                continue
+            remaining = [n for n in self.active if n != name]
+            seeds_left = sum(n in self.seed_envs for n in remaining)
+            if name in self.seed_envs and seeds_left < self.min_seed_share * self.active_size:
+                inactive = [n for n in inactive if n in self.seed_envs] or inactive
+            entrant = self._most_unlike(sorted(inactive, key=lambda n: self.rng.random()), remaining)
+            self.active[self.active.index(name)] = entrant
+            self.history[entrant].update(zero_streak=0, top_streak=0, levels=[])
+            swaps.append({"out": name, "in": entrant, "reason": reason})
+        return swaps
+
+    # ----- sampling and feedback ----------------------------------------------------------------
+    def next_batch(self, n_groups: int) -> list[GroupRequest]:
+        """``n_groups`` group requests spread over the active environments."""
+        if n_groups < 1:
+            raise ValueError(f"n_groups must be at least 1, got {n_groups}")
+        per_env: dict[str, int] = {}
+        order = list(self.active)
+        self.rng.shuffle(order)
+        for index in range(n_groups):
+            name = order[index % len(order)]
+            per_env[name] = per_env.get(name, 0) + 1
+        requests = []
+        for name, count in per_env.items():
+            levels = self.controllers[name].levels_for(count, self.rng)
+            seeds = list(range(self.next_seed[name], self.next_seed[name] + count))
+            self.next_seed[name] += count
+            env = self.envs[name]
+            for level, seed in zip(levels, seeds, strict=True):
+                instance = env.sample(seed, level=level)
+                requests.append(GroupRequest(self._next_group, name, level, instance))
+                self._pending[self._next_group] = (name, level)
+                self._next_group += 1
+        return requests
+
+    def report(self, group_id: int, rewards: Sequence[float]) -> None:
+        """The rewards of one group's rollouts."""
+        if group_id not in self._pending:
+            raise ValueError(f"group {group_id} was not handed out in this step (or was reported already)")
+        if len(rewards) < 1:
+            raise ValueError("a group needs at least one reward")
+        self._results[group_id] = [float(r) for r in rewards]
+
+    def end_step(self) -> dict[str, Any]:
+        """Update the controllers with this step's groups, curate the active set, return statistics."""
+        by_env: dict[str, list[tuple[float, list[float]]]] = {}
+        for group_id, rewards in self._results.items():
+            name, level = self._pending[group_id]
+            by_env.setdefault(name, []).append((level, rewards))
+        stats: dict[str, Any] = {"step": self.step, "envs": {}}
+        all_rewards, dead = [], 0
+        for name, groups in sorted(by_env.items()):
+            controller = self.controllers[name]
+            outcomes = [(level, sum(r >= CORRECT for r in rs) / len(rs), len(rs)) for level, rs in groups]
+            controller.update(outcomes)
+            rewards = [r for _, rs in groups for r in rs]
+            dead_here = sum(max(rs) == min(rs) for _, rs in groups)
+            accuracy = sum(a * n for _, a, n in outcomes) / sum(n for _, _, n in outcomes)
+            history = self.history[name]
+            history["levels"].append(controller.level)
+            history["zero_streak"] = history["zero_streak"] + 1 if accuracy == 0 else 0
+            history["top_streak"] = history["top_streak"] + 1 if controller.at_top else 0
+            stats["envs"][name] = {
+                "level": round(controller.level, 4),
+                "accuracy": accuracy,
+                "reward_mean": statistics.fmean(rewards),
+                "reward_std": statistics.pstdev(rewards),
+                "groups": len(groups),
+                "dead_share": dead_here / len(groups),
+            }
+            all_rewards += rewards
+            dead += dead_here
+        groups_total = len(self._results)
+        stats.update(
+            groups=groups_total,
+            dead_groups=dead,
+            dead_share=dead / groups_total if groups_total else 0.0,
+            reward_mean=statistics.fmean(all_rewards) if all_rewards else 0.0,
+            swaps=self._apply_swaps(),
+            active=list(self.active),
+        )
+        self._pending, self._results = {}, {}
+        self.step += 1
+        return stats
+
+    # ----- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "step": self.step,
+            "rng": [version, list(internal), gauss],
+            "controllers": {name: c.state_dict() for name, c in self.controllers.items()},
+            "next_seed": dict(self.next_seed),
+            "history": self.history,
+            "active": list(self.active),
+            "next_group": self._next_group,
+            "config": {"controller": self.controller_kind, "group_size": self.group_size,
+                       "active_size": self.active_size, "envs": sorted(self.envs)},  # fmt: skip
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if sorted(state["config"]["envs"]) != sorted(self.envs):
+            raise ValueError("the saved curriculum was made for other environments: "
+                             f"{', '.join(state['config']['envs'])}")  # fmt: skip
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.step = state["step"]
+        self.controllers = {name: controller_from_state(s) for name, s in state["controllers"].items()}
+        self.next_seed = dict(state["next_seed"])
+        self.history = json.loads(json.dumps(state["history"]))
+        self.active = list(state["active"])
+        self._next_group = state["next_group"]
+        self._pending, self._results = {}, {}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state atomically: a crash mid-write leaves the previous file intact."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+            json.dump(self.state_dict(), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        try:
+            state = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read curriculum state '{path}': {exc}") from None
+        self.load_state_dict(state)
