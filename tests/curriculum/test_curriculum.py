@@ -91,3 +91,15 @@ def test_bad_use_is_one_clear_error():
     with pytest.raises(ValueError, match="at least one environment"):
         Curriculum({})
     assert len(seed_names()) >= len(NAMES)
+
+
+def test_groups_fetched_ahead_stay_pending_across_a_step():
+    c = Curriculum(envs(NAMES[:2]), group_size=2, seed=0)
+    now, ahead = c.next_batch(2), c.next_batch(2)  # a trainer's data loader fetches the next batch early
+    for request in now:
+        c.report(request.group_id, [1.0, 0.0])
+    assert c.end_step()["groups"] == 2
+    assert all(c.awaiting(r.group_id) for r in ahead) and not any(c.awaiting(r.group_id) for r in now)
+    for request in ahead:
+        c.report(request.group_id, [0.0, 0.0])
+    assert c.end_step()["dead_groups"] == 2

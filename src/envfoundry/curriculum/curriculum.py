@@ -169,6 +169,10 @@ class Curriculum:
                 self._next_group += 1
         return requests
 
+    def awaiting(self, group_id: int) -> bool:
+        """True while a handed-out group has not been reported."""
+        return group_id in self._pending and group_id not in self._results
+
     def report(self, group_id: int, rewards: Sequence[float]) -> None:
         """The rewards of one group's rollouts."""
         if group_id not in self._pending:
@@ -215,7 +219,10 @@ class Curriculum:
             swaps=self._apply_swaps(),
             active=list(self.active),
         )
-        self._pending, self._results = {}, {}
+        # Groups handed out but not scored yet (a trainer fetches ahead) stay pending for the next step.
+        for group_id in self._results:
+            del self._pending[group_id]
+        self._results = {}
         self.step += 1
         return stats
 

@@ -1,0 +1,1 @@
+"""Training through the trainers people use: TRL's GRPOTrainer, fed by the curriculum."""

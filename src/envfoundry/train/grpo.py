@@ -1,0 +1,111 @@
+"""GRPO training through TRL's ``GRPOTrainer``, fed by the curriculum.
+
+Three pieces plug into an unmodified ``GRPOTrainer``:
+
+* ``curriculum_dataset``: a streaming ``datasets.IterableDataset`` whose rows are the curriculum's
+  group requests (chat prompt, the instance as JSON, environment, level, group id); TRL repeats
+  each row ``num_generations`` times, which makes it a GRPO group.
+* ``CurriculumReward``: the reward function: each completion scored by its environment (plus an
+  optional format reward); every group's rewards go back to the curriculum.
+* ``CurriculumCallback``: closes a curriculum step after every optimizer step (controllers move,
+  the active set is curated), writes the step's statistics as JSONL, and saves the curriculum
+  state beside every model checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from envfoundry.core.environment import Instance
+from envfoundry.curriculum import Curriculum
+
+SYSTEM_PROMPT = "Solve the task. Give the final answer inside <answer></answer>."
+
+
+def _completion_text(completion: Any) -> str:
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        return str(completion[-1].get("content", ""))
+    return str(completion)
+
+
+def curriculum_rows(curriculum: Curriculum, groups_per_batch: int) -> Iterator[dict[str, Any]]:
+    """Rows for the trainer, ``groups_per_batch`` group requests at a time, forever."""
+    while True:
+        for request in curriculum.next_batch(groups_per_batch):
+            yield {
+                "prompt": [
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": request.instance.prompt},
+                ],
+                "instance": request.instance.to_json(),
+                "env": request.env,
+                "level": request.level,
+                "group_id": request.group_id,
+            }
+
+
+def curriculum_dataset(curriculum: Curriculum, groups_per_batch: int) -> Any:
+    from datasets import IterableDataset
+
+    return IterableDataset.from_generator(curriculum_rows, gen_kwargs={"curriculum": curriculum,
+                                                                       "groups_per_batch": groups_per_batch})  # fmt: skip
+
+
+class CurriculumReward:
+    """``reward(prompts, completions, instance, env, group_id, **kwargs) -> list[float]``.
+
+    The environment's reward, plus ``format_weight`` for a well-formed answer block when asked.
+    Rewards of each group are reported to the curriculum as they are computed.
+    """
+
+    __name__ = "envfoundry_reward"
+
+    def __init__(self, curriculum: Curriculum, format_weight: float = 0.0) -> None:
+        self.curriculum = curriculum
+        self.format_weight = format_weight
+        self.groups_reported = 0
+
+    def __call__(self, prompts: list[Any], completions: list[Any], instance: list[str], env: list[str],
+                 group_id: list[int], **kwargs: Any) -> list[float]:  # fmt: skip
+        rewards = []
+        groups: dict[int, list[float]] = defaultdict(list)
+        for completion, data, name, gid in zip(completions, instance, env, group_id, strict=True):
+            verdict = self.curriculum.envs[name].score(Instance.from_json(data), _completion_text(completion))
+            groups[gid].append(verdict.reward)
+            rewards.append(verdict.reward + (self.format_weight if verdict.format_ok else 0.0))
+        for gid, group_rewards in groups.items():
+            if self.curriculum.awaiting(gid):  # a group reused for another optimisation pass reports once
+                self.curriculum.report(gid, group_rewards)
+                self.groups_reported += 1
+        return rewards
+
+
+def make_callback(curriculum: Curriculum, out_dir: Path) -> Any:
+    from transformers import TrainerCallback
+
+    class CurriculumCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.log_path = Path(out_dir) / "curriculum.jsonl"
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.steps: list[dict[str, Any]] = []
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            stats = curriculum.end_step()
+            if not stats["groups"]:
+                return
+            stats["global_step"] = state.global_step
+            self.steps.append(stats)
+            with self.log_path.open("a") as handle:
+                handle.write(json.dumps(stats) + "\n")
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            curriculum.save(checkpoint / "curriculum.json")
+
+    return CurriculumCallback()
