@@ -40,6 +40,7 @@ bench: $(BIN)/.installed sandbox-deps
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/sandbox.py
 	$(BIN)/python benchmarks/validation.py
+	$(BIN)/python benchmarks/curriculum_sim.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -45,3 +45,17 @@ def test_two_grpo_steps_change_the_weights_and_feed_rewards_back(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "curriculum.jsonl").read_text().splitlines()]
     assert [line["global_step"] for line in lines] == [1, 2] and all(line["groups"] == 2 for line in lines)
     assert curriculum.step == 2 and sum(line["envs"][e]["groups"] for line in lines for e in line["envs"]) == 4
+
+
+def test_the_train_command_writes_checkpoints_logs_and_a_before_after_evaluation(tmp_path, capsys):
+    from envfoundry.cli.main import main
+
+    out = tmp_path / "run"
+    code = main(["train", "--steps", "1", "--envs", "planted_subset_sum,countdown", "--eval-seeds", "2",
+                 "--max-completion-length", "16", "--out", str(out)])  # fmt: skip
+    assert code == 0 and "held-out pass rate" in capsys.readouterr().out
+    assert (out / "checkpoint-1" / "curriculum.json").is_file() and (out / "final" / "config.json").is_file()
+    summary = json.loads((out / "eval.json").read_text())
+    assert set(summary["eval"]["before"]) == set(summary["eval"]["after"]) == {"planted_subset_sum", "countdown"}
+    assert len((out / "curriculum.jsonl").read_text().splitlines()) == 1
+    assert main(["train", "--envs", "no_such_env"]) == 2

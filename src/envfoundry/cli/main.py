@@ -185,6 +185,33 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["healthy"] else 1
 
 
+# ----- train ------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from envfoundry.train.run import train
+    except ImportError as exc:
+        raise UsageError(f"training needs the train extra (pip install -e '.[train]'): {exc}") from None
+    envs = [name.strip() for name in args.envs.split(",")] if args.envs else None
+    for name in envs or []:
+        env = _make(name)  # unknown names fail here, in one line, before any model loads
+        if hasattr(env, "close"):
+            env.close()
+    try:
+        summary = train(model=args.model, envs=envs, controller=args.controller, steps=args.steps, out=args.out,
+                        group_size=args.group_size, groups_per_step=args.groups, learning_rate=args.learning_rate,
+                        max_completion_length=args.max_completion_length, format_weight=args.format_reward,
+                        eval_seeds=args.eval_seeds, report_to=args.report_to, seed=args.seed)  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    evaluation = summary["eval"]
+    print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s; dead-group share "
+          f"{summary['dead_group_share']:.0%}" if summary["dead_group_share"] is not None else "")  # fmt: skip
+    for name in evaluation["before"]:
+        print(f"  {name:<32} held-out pass rate {evaluation['before'][name]:.0%} -> {evaluation['after'][name]:.0%}")
+    print(f"outputs in {args.out}")
+    return 0
+
+
 # ----- tour -------------------------------------------------------------------------------------
 def cmd_tour(args: argparse.Namespace) -> int:
     from envfoundry.cli.tour import run_tour
@@ -251,6 +278,22 @@ def build_parser() -> argparse.ArgumentParser:
         return run
 
     synth.add_commands(sub, wrap)
+
+    p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")
+    p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M) or a path / Hugging Face id")
+    p.add_argument("--envs", default=None, help="comma-separated environment names (default: the seed library)")
+    p.add_argument("--controller", default="scaler", choices=["scaler", "rlve", "fixed"])
+    p.add_argument("--steps", type=int, default=2)
+    p.add_argument("--out", default="runs/grpo", metavar="DIR")
+    p.add_argument("--group-size", type=int, default=4, help="completions per prompt (a GRPO group)")
+    p.add_argument("--groups", type=int, default=2, help="groups per step")
+    p.add_argument("--learning-rate", type=float, default=1e-5)
+    p.add_argument("--max-completion-length", type=int, default=64)
+    p.add_argument("--format-reward", type=float, default=0.0, help="extra reward for a well-formed answer block")
+    p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
+    p.add_argument("--report-to", default="none", help="none, tensorboard or wandb")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("tour", help="a short tour: every environment sampled and scored at three levels")
     p.add_argument("--seeds", type=int, default=20, help="seeds per environment and level")
