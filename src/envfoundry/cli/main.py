@@ -201,8 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                         group_size=args.group_size, groups_per_step=args.groups, learning_rate=args.learning_rate,
                         max_completion_length=args.max_completion_length, format_weight=args.format_reward,
                         eval_seeds=args.eval_seeds, report_to=args.report_to, seed=args.seed)  # fmt: skip
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except (ValueError, OSError) as exc:  # bad settings, or a model path / id that cannot be loaded
+        raise UsageError(str(exc).strip().splitlines()[0]) from None
     evaluation = summary["eval"]
     print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s; dead-group share "
           f"{summary['dead_group_share']:.0%}" if summary["dead_group_share"] is not None else "")  # fmt: skip

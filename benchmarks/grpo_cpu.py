@@ -1,0 +1,59 @@
+"""GRPO on a laptop CPU: the embedded SmolLM2-135M, three easy seed environments, the same rollout
+budget under fixed difficulty and under SCALER; dead-group share and held-out pass rate before and
+after, from one run each. Whatever happens is reported, including no gain.
+
+    python benchmarks/grpo_cpu.py [--steps 40] [--out benchmarks/results/grpo_cpu.json]
+
+Each controller's run writes its checkpoints and logs under ``runs/bench_grpo_<controller>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from envfoundry.train.run import train
+
+ENVS = ["expression_eval", "edit_distance", "planted_subset_sum"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--group-size", type=int, default=4)
+    parser.add_argument("--groups", type=int, default=2)
+    parser.add_argument("--max-completion-length", type=int, default=48)
+    parser.add_argument("--eval-seeds", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument("--format-reward", type=float, default=0.1)
+    parser.add_argument("--out", default="benchmarks/results/grpo_cpu.json")
+    args = parser.parse_args(argv)
+    runs = {}
+    for controller in ("fixed", "scaler"):
+        runs[controller] = train(
+            model="embedded", envs=ENVS, controller=controller, steps=args.steps, out=f"runs/bench_grpo_{controller}",
+            group_size=args.group_size, groups_per_step=args.groups, max_completion_length=args.max_completion_length,
+            learning_rate=args.learning_rate, format_weight=args.format_reward, eval_seeds=args.eval_seeds,
+        )  # fmt: skip
+    rollouts = args.steps * args.groups * args.group_size
+    print(f"\n{rollouts} rollouts per controller; held-out pass rate at level {runs['fixed']['eval']['level']} "
+          f"over {args.eval_seeds} seeds per environment")  # fmt: skip
+    print(f"{'controller':<10}{'seconds':>9}{'dead groups':>13}  pass rate before -> after")
+    for controller, run in runs.items():
+        rates = ", ".join(f"{e} {run['eval']['before'][e]:.0%}->{run['eval']['after'][e]:.0%}" for e in ENVS)
+        print(f"{controller:<10}{run['seconds']:>9.0f}{run['dead_group_share']:>13.0%}  {rates}")
+    fixed, scaler = runs["fixed"]["dead_group_share"], runs["scaler"]["dead_group_share"]
+    ratio = scaler / fixed if fixed else None
+    print(f"dead-group share, scaler / fixed: {ratio:.2f}x" if ratio is not None else "fixed had no dead groups")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": "grpo_cpu", "args": vars(args), "envs": ENVS, "rollouts": rollouts,
+                               "runs": runs, "dead_share_ratio": ratio}, indent=2) + "\n")  # fmt: skip
+    print(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
