@@ -47,15 +47,27 @@ def test_two_grpo_steps_change_the_weights_and_feed_rewards_back(tmp_path):
     assert curriculum.step == 2 and sum(line["envs"][e]["groups"] for line in lines for e in line["envs"]) == 4
 
 
-def test_the_train_command_writes_checkpoints_logs_and_a_before_after_evaluation(tmp_path, capsys):
+def test_the_train_command_checkpoints_evaluates_and_resumes_where_it_left_off(tmp_path, capsys):
     from envfoundry.cli.main import main
 
     out = tmp_path / "run"
-    code = main(["train", "--steps", "1", "--envs", "planted_subset_sum,countdown", "--eval-seeds", "2",
-                 "--max-completion-length", "16", "--out", str(out)])  # fmt: skip
-    assert code == 0 and "held-out pass rate" in capsys.readouterr().out
+    common = ["train", "--envs", "planted_subset_sum,countdown", "--max-completion-length", "8", "--out", str(out),
+              "--save-steps", "1"]  # fmt: skip
+    assert main([*common, "--steps", "1", "--eval-seeds", "2"]) == 0
+    assert "held-out pass rate" in capsys.readouterr().out
     assert (out / "checkpoint-1" / "curriculum.json").is_file() and (out / "final" / "config.json").is_file()
     summary = json.loads((out / "eval.json").read_text())
     assert set(summary["eval"]["before"]) == set(summary["eval"]["after"]) == {"planted_subset_sum", "countdown"}
-    assert len((out / "curriculum.jsonl").read_text().splitlines()) == 1
+    saved = json.loads((out / "checkpoint-1" / "curriculum.json").read_text())
+
+    assert main([*common, "--steps", "2", "--eval-seeds", "0", "--resume"]) == 0
+    final = json.loads((out / "final" / "curriculum.json").read_text())
+    assert saved["step"] == 1 and final["step"] == 2
+    # One more step, logged after the first run's: it picked up at checkpoint-1 (a fresh start would log 1, 2 again).
+    steps = [json.loads(line)["global_step"] for line in (out / "curriculum.jsonl").read_text().splitlines()]
+    assert steps == [1, 2] and final["next_group"] > saved["next_group"]
+
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "empty"), "--resume", "--envs", "countdown"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
     assert main(["train", "--envs", "no_such_env"]) == 2

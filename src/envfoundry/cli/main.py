@@ -200,7 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = train(model=args.model, envs=envs, controller=args.controller, steps=args.steps, out=args.out,
                         group_size=args.group_size, groups_per_step=args.groups, learning_rate=args.learning_rate,
                         max_completion_length=args.max_completion_length, format_weight=args.format_reward,
-                        eval_seeds=args.eval_seeds, report_to=args.report_to, seed=args.seed)  # fmt: skip
+                        eval_seeds=args.eval_seeds, report_to=args.report_to, seed=args.seed,
+                        save_steps=args.save_steps, resume=args.resume)  # fmt: skip
     except (ValueError, OSError) as exc:  # bad settings, or a model path / id that cannot be loaded
         raise UsageError(str(exc).strip().splitlines()[0]) from None
     evaluation = summary["eval"]
@@ -292,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format-reward", type=float, default=0.0, help="extra reward for a well-formed answer block")
     p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
     p.add_argument("--report-to", default="none", help="none, tensorboard or wandb")
+    p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: at the end)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
 

@@ -78,14 +78,21 @@ def train(
     save_steps: int | None = None,
     report_to: str = "none",
     seed: int = 0,
+    resume: bool = False,
 ) -> dict[str, Any]:
+    """Train; with ``resume``, continue from the last checkpoint in ``out`` (model, optimizer and
+    curriculum state: the next batch is the one the interrupted run would have drawn)."""
     import torch
+    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOConfig, GRPOTrainer
 
     if steps < 1 or group_size < 2 or groups_per_step < 1:
         raise ValueError("steps and groups_per_step must be at least 1, group_size at least 2")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    checkpoint = get_last_checkpoint(str(out)) if resume else None
+    if resume and checkpoint is None:
+        raise ValueError(f"nothing to resume: no checkpoint-N folder in '{out}'")
     names = list(envs) if envs else seed_names()
     environments = {name: envfoundry.make(name) for name in names}
     lm, tokenizer = load_model(model)
@@ -94,19 +101,23 @@ def train(
     before = evaluate(lm, tokenizer, environments, held_out) if eval_seeds else {}
     curriculum = Curriculum(environments, controller=controller, group_size=group_size,
                             seed_envs=[n for n in names if n in seed_names()], seed=seed)  # fmt: skip
+    if checkpoint is not None:
+        curriculum.load(Path(checkpoint) / "curriculum.json")
     args = GRPOConfig(
         output_dir=str(out), use_cpu=not cuda, bf16=cuda, gradient_checkpointing=False,
         num_generations=group_size, per_device_train_batch_size=group_size * groups_per_step,
         max_completion_length=max_completion_length, max_steps=steps, learning_rate=learning_rate,
         logging_steps=1, report_to=report_to, save_strategy="steps", save_steps=save_steps or steps,
         shuffle_dataset=False, seed=seed,
+        # The curriculum restores its own position: replaying the stream to skip batches would advance it.
+        ignore_data_skip=True,
     )  # fmt: skip
     reward = CurriculumReward(curriculum, format_weight=format_weight)
     callback = make_callback(curriculum, out)
     trainer = GRPOTrainer(model=lm, processing_class=tokenizer, reward_funcs=[reward], args=args,
                           train_dataset=curriculum_dataset(curriculum, groups_per_step), callbacks=[callback])  # fmt: skip
     started = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - started
     trainer.save_model(str(out / "final"))
     curriculum.save(out / "final" / "curriculum.json")
