@@ -103,10 +103,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     seeds = range(args.seed, args.seed + args.n)
     try:
         params = env.parameter_space.parse(args.param or [])
-        if hasattr(env, "sample_many"):  # a sandboxed environment: one round trip per worker
-            instances = env.sample_many(seeds, level=args.level, params=params)
-        else:
-            instances = [env.sample(seed, level=args.level, params=params) for seed in seeds]
+        instances = env.sample_many(seeds, level=args.level, params=params)  # one round trip when sandboxed
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except SandboxError as exc:

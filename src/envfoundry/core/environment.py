@@ -26,7 +26,7 @@ AUTHOR_METHODS = ("generate", "prompt", "reference", "verify")
 # A verifier never needs more than this to judge an answer; longer ones are rejected unread.
 MAX_ANSWER_CHARS = 200_000
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_CORRECT_EPS = 1e-9
+CORRECT_EPS = 1e-9
 
 
 @dataclass
@@ -110,6 +110,20 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def answer_to_verify(text: Any, bare: bool) -> str | Verdict:
+    """The answer ``verify`` should judge in a response (or, with ``bare``, in a bare answer), or
+    the verdict when there is nothing to verify: not text, no answer block, or too long to read."""
+    if not isinstance(text, str):
+        return Verdict(0.0, False, False, None, f"{'answer' if bare else 'response'} must be a string, "
+                       f"got {type(text).__name__}")  # fmt: skip
+    answer = text.strip() if bare else extract_answer(text)
+    if answer is None:
+        return Verdict(0.0, False, False, None, "no <answer>...</answer> block in the response")
+    if len(answer) > MAX_ANSWER_CHARS:
+        return Verdict(0.0, False, True, answer[:200], f"answer longer than {MAX_ANSWER_CHARS} characters")
+    return answer
 
 
 @dataclass
@@ -300,26 +314,20 @@ class Environment:
         ``ValueError`` because it is the caller's mistake.
         """
         instance = self._coerce(instance)
-        if not isinstance(response, str):
-            return Verdict(0.0, False, False, None, f"response must be a string, got {type(response).__name__}")
-        answer = extract_answer(response)
-        if answer is None:
-            return Verdict(0.0, False, False, None, "no <answer>...</answer> block in the response")
-        return self._verify(instance, answer)
+        answer = answer_to_verify(response, bare=False)
+        return answer if isinstance(answer, Verdict) else self._verify(instance, answer)
 
     def score_answer(self, instance: Instance | Mapping[str, Any], answer: str) -> Verdict:
         """Score a bare answer (the text that would sit inside the answer tags)."""
         instance = self._coerce(instance)
-        if not isinstance(answer, str):
-            return Verdict(0.0, False, False, None, f"answer must be a string, got {type(answer).__name__}")
-        return self._verify(instance, answer.strip())
+        answer = answer_to_verify(answer, bare=True)
+        return answer if isinstance(answer, Verdict) else self._verify(instance, answer)
 
     def _coerce(self, instance: Instance | Mapping[str, Any]) -> Instance:
         return coerce_instance(instance, self.name)
 
     def _verify(self, instance: Instance, answer: str) -> Verdict:
-        if len(answer) > MAX_ANSWER_CHARS:
-            return Verdict(0.0, False, True, answer[:200], f"answer longer than {MAX_ANSWER_CHARS} characters")
+        """Verify an answer that ``answer_to_verify`` let through."""
         try:
             result = self.verify(instance.state, answer)
         except Exception as exc:  # noqa: BLE001 - a verifier bug must never reach the trainer
@@ -335,7 +343,7 @@ class Environment:
             return Verdict(0.0, False, True, answer, f"verify returned {type(result).__name__}, expected a number")
         if math.isnan(reward) or not 0.0 <= reward <= 1.0:
             return Verdict(0.0, False, True, answer, f"verify returned reward {reward} outside [0, 1]", metadata)
-        correct = reward >= 1.0 - _CORRECT_EPS
+        correct = reward >= 1.0 - CORRECT_EPS
         if not reason:
             reason = "correct" if correct else ("partially correct" if reward > 0 else "incorrect")
         return Verdict(reward, correct, True, answer, reason, metadata)

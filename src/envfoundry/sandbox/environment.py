@@ -15,16 +15,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from envfoundry.core.answer import extract_answer
-from envfoundry.core.environment import ASYMMETRIES, MAX_ANSWER_CHARS, Instance, Verdict, coerce_instance
+from envfoundry.core.environment import ASYMMETRIES, CORRECT_EPS, Instance, Verdict, answer_to_verify, coerce_instance
 from envfoundry.core.params import ParamSpace
 from envfoundry.core.registry import read_source
 from envfoundry.sandbox.isolation import resolve_isolation
 from envfoundry.sandbox.limits import SandboxLimits
 from envfoundry.sandbox.pool import SandboxError, SandboxPool
 from envfoundry.sandbox.static_check import describe_findings, static_check
-
-_CORRECT_EPS = 1e-9
 
 
 class SandboxRejected(ValueError):
@@ -143,26 +140,18 @@ class SandboxedEnvironment:
         batch ran, carrying every item's result; otherwise failed items are ``SandboxError`` values
         in the returned list.
         """
-        resolved = self.parameter_space.resolve(level, params)  # caller mistakes fail here, as in-process
-        level_value = None if level is None else float(level)
-        items = []
-        for seed in seeds:
-            if isinstance(seed, bool) or not isinstance(seed, int):
-                raise ValueError(f"seed must be an integer, got {seed!r}")
-            items.append([seed, level_value, resolved])
+        items = self._sample_items(seeds, level, params)
         results = self._pool.call("sample", items)
         out = [
-            result if isinstance(result, SandboxError) else self._instance(result, seed, level_value, resolved)
-            for result, (seed, _, _) in zip(results, items, strict=True)
+            result if isinstance(result, SandboxError) else self._instance(result, *item)
+            for result, item in zip(results, items, strict=True)
         ]
         return _finish(out, strict, "sample")
 
     def time_samples(self, seeds: Sequence[int], level: float | None = None) -> list[float]:
         """Seconds each sample took inside its worker (the round trip not included)."""
-        resolved = self.parameter_space.resolve(level, None)
-        items = [[seed, None if level is None else float(level), resolved] for seed in seeds]
         out = []
-        for result in self._pool.call("sample", items):
+        for result in self._pool.call("sample", self._sample_items(seeds, level, None)):
             if isinstance(result, SandboxError):
                 raise result
             seconds = result.get("seconds") if isinstance(result, dict) else None
@@ -170,6 +159,17 @@ class SandboxedEnvironment:
                 raise SandboxError("the sandbox returned a malformed timing", "protocol")
             out.append(float(seconds))
         return out
+
+    def _sample_items(
+        self, seeds: Sequence[int], level: float | None, params: Mapping[str, Any] | None
+    ) -> list[list[Any]]:
+        """``[seed, level, resolved parameters]`` per seed; caller mistakes fail here, as in-process."""
+        resolved = self.parameter_space.resolve(level, params)
+        level_value = None if level is None else float(level)
+        for seed in seeds:
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise ValueError(f"seed must be an integer, got {seed!r}")
+        return [[seed, level_value, resolved] for seed in seeds]
 
     def _instance(self, data: Any, seed: int, level: float | None, resolved: dict[str, Any]) -> Any:
         try:
@@ -206,17 +206,9 @@ class SandboxedEnvironment:
         items, where = [], []
         for index, (instance, text) in enumerate(zip(instances, texts, strict=True)):
             instance = self._coerce(instance)
-            if not isinstance(text, str):
-                what = "answer" if bare else "response"
-                verdicts[index] = Verdict(0.0, False, False, None, f"{what} must be a string, got {type(text).__name__}")
-                continue
-            answer = text.strip() if bare else extract_answer(text)
-            if answer is None:
-                verdicts[index] = Verdict(0.0, False, False, None, "no <answer>...</answer> block in the response")
-            elif len(answer) > MAX_ANSWER_CHARS:
-                verdicts[index] = Verdict(
-                    0.0, False, True, answer[:200], f"answer longer than {MAX_ANSWER_CHARS} characters"
-                )
+            answer = answer_to_verify(text, bare)
+            if isinstance(answer, Verdict):
+                verdicts[index] = answer
             else:
                 items.append([instance.state, answer])
                 where.append(index)
@@ -278,7 +270,7 @@ def _verdict(result: Any, answer: str) -> Verdict:
             and math.isfinite(reward)
             and 0.0 <= reward <= 1.0
             and isinstance(correct, bool)
-            and correct == (reward >= 1.0 - _CORRECT_EPS)
+            and correct == (reward >= 1.0 - CORRECT_EPS)
             and isinstance(reason, str)
             and isinstance(metadata, dict)
         )

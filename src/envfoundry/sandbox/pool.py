@@ -310,8 +310,7 @@ class Worker:
 class _Slot:
     """A place for one worker; at most one call uses a slot at a time."""
 
-    def __init__(self, index: int) -> None:
-        self.index = index
+    def __init__(self) -> None:
         self.worker: Worker | None = None
 
 
@@ -332,7 +331,7 @@ class SandboxPool:
         self.restarts = 0
         self._lock = threading.Lock()
         self._closed = False
-        self._slots = [_Slot(i) for i in range(workers)]
+        self._slots = [_Slot() for _ in range(workers)]
         self._free: queue.Queue[_Slot] = queue.Queue()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envfoundry-sandbox")
         self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._executor)

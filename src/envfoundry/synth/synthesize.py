@@ -33,8 +33,20 @@ def novelty_index(archive: Any = None) -> Any:
     return index
 
 
-def sample_prompts(validation: Validation, context: Context) -> list[str]:
+def sample_prompts(context: Context) -> list[str]:
     return [batch[0].prompt for _, batch in sorted(context.instances.items()) if batch][:3]
+
+
+def _store(archive: Any, validation: Validation, run_id: str | None, info: dict[str, Any] | None = None) -> None:
+    archive.record(
+        validation.candidate.source,
+        reports=[r.to_dict() for r in validation.reports],
+        admitted=validation.admitted,
+        env_name=validation.candidate.name,
+        lineage=validation.candidate.lineage,
+        run_id=run_id,
+        info=info,
+    )
 
 
 def record(archive: Any, validation: Validation, run_id: str | None, prompts: list[str]) -> None:
@@ -42,33 +54,17 @@ def record(archive: Any, validation: Validation, run_id: str | None, prompts: li
     if validation.admitted:
         info["novelty"] = {**(info.get("novelty") or {}), "prompts": prompts}
     try:
-        archive.record(
-            validation.candidate.source,
-            reports=[r.to_dict() for r in validation.reports],
-            admitted=validation.admitted,
-            env_name=validation.candidate.name,
-            lineage=validation.candidate.lineage,
-            run_id=run_id,
-            info=info,
-        )
+        _store(archive, validation, run_id, info)
     except ValueError as exc:  # e.g. the name is taken in the archive by another environment
-        report = StageReport(novelty.NAME, False, str(exc))
-        validation.reports.append(report)
-        archive.record(
-            validation.candidate.source,
-            reports=[r.to_dict() for r in validation.reports],
-            admitted=False,
-            env_name=validation.candidate.name,
-            lineage=validation.candidate.lineage,
-            run_id=run_id,
-        )
+        validation.reports.append(StageReport(novelty.NAME, False, str(exc)))
+        _store(archive, validation, run_id)  # no longer admitted: a failed report was added
 
 
 def check_candidate(candidate: Candidate, context: Context, archive: Any = None, run_id: str | None = None) -> Validation:
     """Validate one candidate and (with an archive) record the outcome; admitted ones join the
     novelty index so later candidates are compared against them."""
     result = validate(candidate, context)
-    prompts = sample_prompts(result, context)
+    prompts = sample_prompts(context)
     if archive is not None:
         record(archive, result, run_id, prompts)
     if result.admitted and context.novelty_index is not None:
@@ -148,8 +144,7 @@ def _generate_and_check(generator, proposals: list[Proposal], context, archive, 
             why = f"the model call failed: {reply}" if text is None else "no Python module found in the reply"
             candidate = Candidate(text or "", lineage=proposal.lineage)
             result = Validation(candidate, [StageReport(EXTRACT, False, why, {"reply": (text or "")[-500:]})])
-            archive.record(text or "", reports=[r.to_dict() for r in result.reports], admitted=False, env_name=None,
-                           lineage=proposal.lineage, run_id=run_id)  # fmt: skip
+            _store(archive, result, run_id)
         else:
             result = check_candidate(Candidate(code, lineage=proposal.lineage), context, archive, run_id)
         yield proposal, result

@@ -93,14 +93,15 @@ def train(
     checkpoint = get_last_checkpoint(str(out)) if resume else None
     if resume and checkpoint is None:
         raise ValueError(f"nothing to resume: no checkpoint-N folder in '{out}'")
-    names = list(envs) if envs else seed_names()
+    seeds = seed_names()
+    names = list(envs) if envs else seeds
     environments = {name: envfoundry.make(name) for name in names}
     lm, tokenizer = load_model(model)
     cuda = torch.cuda.is_available()
     held_out = range(eval_seeds)  # training seeds start at TRAIN_SEED_BASE: never these
     before = evaluate(lm, tokenizer, environments, held_out) if eval_seeds else {}
     curriculum = Curriculum(environments, controller=controller, group_size=group_size,
-                            seed_envs=[n for n in names if n in seed_names()], seed=seed)  # fmt: skip
+                            seed_envs=[n for n in names if n in seeds], seed=seed)  # fmt: skip
     if checkpoint is not None:
         curriculum.load(Path(checkpoint) / "curriculum.json")
     args = GRPOConfig(
