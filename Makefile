@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh clone (only Python 3.11+ needed):
-#   make tour   - the main job: list the environments, sample and score instances
+#   make train  - the main job: GRPO on the embedded SmolLM2-135M over the seed library's curriculum
 #   make test   - lint and run the test suite (what CI runs)
+# (make tour: list the environments, sample and score instances, no model.)
 PYTHON ?= python3
 VENV ?= .venv
 # The CPU build of torch, installed before the train extra so nothing pulls a CUDA build;
@@ -8,7 +9,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: tour test bench sandbox-deps clean
+.PHONY: train tour test bench sandbox-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ sandbox-deps:
 	  else \
 	    echo "warning: bubblewrap (bwrap) is not installed; install it (apt-get install bubblewrap) for full sandbox isolation"; \
 	  fi; }
+
+train: $(BIN)/.installed sandbox-deps
+	$(BIN)/envfoundry train --steps 2 --eval-seeds 4 --out runs/quickstart
 
 tour: $(BIN)/.installed sandbox-deps
 	$(BIN)/envfoundry tour --out benchmarks/results/tour.json

@@ -47,27 +47,62 @@ def test_two_grpo_steps_change_the_weights_and_feed_rewards_back(tmp_path):
     assert curriculum.step == 2 and sum(line["envs"][e]["groups"] for line in lines for e in line["envs"]) == 4
 
 
-def test_the_train_command_checkpoints_evaluates_and_resumes_where_it_left_off(tmp_path, capsys):
+def tensorboard_scalars(out):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars = {}
+    for directory in {p.parent for p in out.glob("runs/*/events.out.tfevents.*")}:
+        events = EventAccumulator(str(directory))
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            scalars.setdefault(tag, []).extend((e.step, e.value) for e in events.Scalars(tag))
+    return scalars
+
+
+def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_off(tmp_path, capsys, monkeypatch):
     from envfoundry.cli.main import main
 
     out = tmp_path / "run"
     common = ["train", "--envs", "planted_subset_sum,countdown", "--max-completion-length", "8", "--out", str(out),
               "--save-steps", "1"]  # fmt: skip
-    assert main([*common, "--steps", "1", "--eval-seeds", "2"]) == 0
-    assert "held-out pass rate" in capsys.readouterr().out
+    assert main([*common, "--steps", "1", "--eval-seeds", "2", "--eval-levels", "0,0.5",
+                 "--report-to", "tensorboard"]) == 0  # fmt: skip
+    assert "held-out pass rate  level 0: 0% -> " in capsys.readouterr().out
     assert (out / "checkpoint-1" / "curriculum.json").is_file() and (out / "final" / "config.json").is_file()
     summary = json.loads((out / "eval.json").read_text())
-    assert set(summary["eval"]["before"]) == set(summary["eval"]["after"]) == {"planted_subset_sum", "countdown"}
+    for when in ("before", "after"):
+        assert summary["eval"][when].keys() == {"planted_subset_sum", "countdown"}
+        assert all(curve.keys() == {"0", "0.5"} for curve in summary["eval"][when].values())
+    assert summary["config"]["envs"] == "planted_subset_sum,countdown" and summary["pool"]["origins"] == {"seed": 2}
+    # The curriculum's statistics and the held-out curve are in TensorBoard beside TRL's metrics.
+    scalars = tensorboard_scalars(out)
+    step_one = json.loads((out / "curriculum.jsonl").read_text().splitlines()[0])
+    assert scalars["train/curriculum/dead_share"] == [(1, pytest.approx(step_one["dead_share"]))]
+    assert scalars["train/curriculum/countdown/level"] == [(1, pytest.approx(step_one["envs"]["countdown"]["level"]))]
+    assert [s for s, _ in scalars["eval/countdown/level_0.5"]] == [0, 1] and "train/loss" in scalars
     saved = json.loads((out / "checkpoint-1" / "curriculum.json").read_text())
 
-    assert main([*common, "--steps", "2", "--eval-seeds", "0", "--resume"]) == 0
+    # Resumed with W&B (offline: files only) as the logger this time.
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    assert main([*common, "--steps", "2", "--eval-seeds", "0", "--resume", "--report-to", "wandb"]) == 0
     final = json.loads((out / "final" / "curriculum.json").read_text())
     assert saved["step"] == 1 and final["step"] == 2
     # One more step, logged after the first run's: it picked up at checkpoint-1 (a fresh start would log 1, 2 again).
     steps = [json.loads(line)["global_step"] for line in (out / "curriculum.jsonl").read_text().splitlines()]
     assert steps == [1, 2] and final["next_group"] > saved["next_group"]
+    (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    assert b"curriculum/dead_share" in run_file.read_bytes() and b"curriculum/countdown/level" in run_file.read_bytes()
 
     capsys.readouterr()
     assert main(["train", "--out", str(tmp_path / "empty"), "--resume", "--envs", "countdown"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     assert main(["train", "--envs", "no_such_env"]) == 2
+    assert "unknown environment 'no_such_env'" in capsys.readouterr().err
+    assert main(["train", "--report-to", "mlflow"]) == 2
+    assert "--report-to must be one of none, tensorboard, wandb" in capsys.readouterr().err
+    assert main(["train", "--eval-levels", "0,2"]) == 2
+    assert "evaluation levels must be in [0, 1]" in capsys.readouterr().err
+    assert main(["train", "--envs", "countdown", "--eval-envs", "sudoku", "--eval-seeds", "1"]) == 2
+    assert "evaluation environments not in the pool: sudoku" in capsys.readouterr().err

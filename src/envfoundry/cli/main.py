@@ -22,12 +22,17 @@ class UsageError(Exception):
 
 
 def _make(name: str, trust: bool = False) -> Environment:
-    """A registered environment, or a file: sandboxed unless ``--trust`` says to run it here."""
+    """A registered environment, a reasoning-gym dataset (``rg:NAME``), or a file: sandboxed unless
+    ``--trust`` says to run it here."""
     from envfoundry.sandbox import SandboxError, SandboxUnavailable
 
     try:
+        if name.startswith("rg:"):
+            from envfoundry.adapters.reasoning_gym import make_environment
+
+            return make_environment(name[3:])
         return make(name, sandbox=False if trust else None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImportError) as exc:
         raise UsageError(str(exc)) from None
     except (SandboxError, SandboxUnavailable) as exc:
         raise UsageError(f"cannot run '{name}' in the sandbox: {exc}") from None
@@ -185,27 +190,34 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ----- train ------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     try:
-        from envfoundry.train.run import train
+        from envfoundry.train.run import TrainConfig, train
     except ImportError as exc:
         raise UsageError(f"training needs the train extra (pip install -e '.[train]'): {exc}") from None
-    envs = [name.strip() for name in args.envs.split(",")] if args.envs else None
-    for name in envs or []:
-        env = _make(name)  # unknown names fail here, in one line, before any model loads
-        if hasattr(env, "close"):
-            env.close()
     try:
-        summary = train(model=args.model, envs=envs, controller=args.controller, steps=args.steps, out=args.out,
-                        group_size=args.group_size, groups_per_step=args.groups, learning_rate=args.learning_rate,
-                        max_completion_length=args.max_completion_length, format_weight=args.format_reward,
-                        eval_seeds=args.eval_seeds, report_to=args.report_to, seed=args.seed,
-                        save_steps=args.save_steps, resume=args.resume)  # fmt: skip
+        levels = [float(level) for level in args.eval_levels.split(",") if level.strip()]
+    except ValueError:
+        raise UsageError(f"--eval-levels takes comma-separated numbers in [0, 1], got {args.eval_levels!r}") from None
+    eval_envs = [name.strip() for name in args.eval_envs.split(",") if name.strip()] if args.eval_envs else None
+    try:
+        config = TrainConfig(model=args.model, envs=args.envs, controller=args.controller, active_size=args.active_size,
+                             diversity=args.diversity, steps=args.steps, out=args.out, group_size=args.group_size,
+                             groups_per_step=args.groups, learning_rate=args.learning_rate,
+                             max_completion_length=args.max_completion_length, format_weight=args.format_reward,
+                             eval_seeds=args.eval_seeds, eval_levels=levels, eval_envs=eval_envs,
+                             report_to=args.report_to, seed=args.seed, save_steps=args.save_steps,
+                             resume=args.resume)  # fmt: skip
+        summary = train(config)
     except (ValueError, OSError) as exc:  # bad settings, or a model path / id that cannot be loaded
         raise UsageError(str(exc).strip().splitlines()[0]) from None
+    dead = summary["dead_group_share"]
+    print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s"
+          + (f"; dead-group share {dead:.0%}" if dead is not None else "")
+          + f"; {len(summary['swaps'])} active-set swaps")  # fmt: skip
     evaluation = summary["eval"]
-    print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s; dead-group share "
-          f"{summary['dead_group_share']:.0%}" if summary["dead_group_share"] is not None else "")  # fmt: skip
-    for name in evaluation["before"]:
-        print(f"  {name:<32} held-out pass rate {evaluation['before'][name]:.0%} -> {evaluation['after'][name]:.0%}")
+    for name, rates in evaluation["before"].items():
+        after = evaluation["after"][name]
+        curve = "  ".join(f"level {level}: {rate:.0%} -> {after[level]:.0%}" for level, rate in rates.items())
+        print(f"  {name:<32} held-out pass rate  {curve}")
     print(f"outputs in {args.out}")
     return 0
 
@@ -231,13 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="describe one environment and its parameter space")
-    p.add_argument("name", help="a registered name or a path to an environment module")
+    p.add_argument("name", help="a registered name, rg:NAME (a reasoning-gym dataset) or a path to an environment module")
     p.add_argument("--json", action="store_true", help="print JSON (with the JSON Schema of the parameters)")
     p.add_argument("--trust", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("sample", help="sample instances")
-    p.add_argument("name", help="a registered name or a path to an environment module")
+    p.add_argument("name", help="a registered name, rg:NAME (a reasoning-gym dataset) or a path to an environment module")
     p.add_argument("--level", type=float, default=None, help="difficulty in [0, 1] (default 0.5)")
     p.add_argument("--param", action="append", metavar="K=V", help="set one parameter directly (repeatable)")
     p.add_argument("--n", type=int, default=1, help="how many instances (seeds S, S+1, ...)")
@@ -249,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("score", help="score a response to a sampled instance")
-    p.add_argument("name", help="a registered name or a path to an environment module")
+    p.add_argument("name", help="a registered name, rg:NAME (a reasoning-gym dataset) or a path to an environment module")
     p.add_argument(
         "--instance", required=True, metavar="FILE", help="instance JSON, a JSON array or JSON Lines (- for stdin)"
     )
@@ -279,8 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")
     p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M) or a path / Hugging Face id")
-    p.add_argument("--envs", default=None, help="comma-separated environment names (default: the seed library)")
+    p.add_argument("--envs", default="seeds", metavar="SPEC",
+                   help="the pool, comma-separated: seeds, archive, archive:DIR, reasoning-gym (or rg), rg:NAME, "
+                        "environment names, files (default: seeds)")  # fmt: skip
     p.add_argument("--controller", default="scaler", choices=["scaler", "rlve", "fixed"])
+    p.add_argument("--active-size", type=int, default=64, help="environments active at once (default 64)")
+    p.add_argument("--diversity", default="auto", choices=["auto", "embeddings", "traits"],
+                   help="how entrants to the active set are chosen (auto: embeddings when installed and needed)")  # fmt: skip
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--out", default="runs/grpo", metavar="DIR")
     p.add_argument("--group-size", type=int, default=4, help="completions per prompt (a GRPO group)")
@@ -289,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-completion-length", type=int, default=64)
     p.add_argument("--format-reward", type=float, default=0.0, help="extra reward for a well-formed answer block")
     p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
+    p.add_argument("--eval-levels", default="0.25", help="comma-separated levels to evaluate at (default 0.25)")
+    p.add_argument("--eval-envs", default=None, help="comma-separated environments to evaluate (default: the pool)")
     p.add_argument("--report-to", default="none", help="none, tensorboard or wandb")
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: at the end)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

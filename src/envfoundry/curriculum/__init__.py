@@ -8,14 +8,18 @@ from envfoundry.curriculum.controllers import (
     make_controller,
 )
 from envfoundry.curriculum.curriculum import TRAIN_SEED_BASE, Curriculum, GroupRequest
+from envfoundry.curriculum.pool import LazyEnvironment, Pool, build_pool
 
 __all__ = [
     "Controller",
     "Curriculum",
     "FixedController",
     "GroupRequest",
+    "LazyEnvironment",
+    "Pool",
     "RlveController",
     "ScalerController",
     "TRAIN_SEED_BASE",
+    "build_pool",
     "make_controller",
 ]

@@ -11,7 +11,10 @@ Active-set rules (RLVE-style curation): at most ``active_size`` environments are
 swapped out after ``patience`` straight steps at zero accuracy, ``patience`` straight steps at the
 top level, or a non-positive difficulty slope over at least ``slope_window`` steps of its history;
 seed environments keep at least ``min_seed_share`` of the active set; entrants unlike the active
-ones (by family, then kind) are preferred.
+ones are preferred: with a ``similarity(a, b)`` function (``diversity.EmbeddingSimilarity``) the
+entrant whose nearest active environment is farthest, otherwise the one whose family, then kind, is
+rarest among the active ones. An environment swapped out is released (``release()``, if it has one:
+a sandboxed environment stops its workers) and starts again if it comes back.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import random
 import statistics
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,7 @@ class Curriculum:
         patience: int = 5,
         slope_window: int = 10,
         seed: int = 0,
+        similarity: Callable[[str, str], float] | None = None,
     ) -> None:
         if not envs:
             raise ValueError("a curriculum needs at least one environment")
@@ -78,6 +82,7 @@ class Curriculum:
         self.slope_window = slope_window
         self.controller_kind = controller
         self.controller_options = dict(controller_options or {})
+        self.similarity = similarity
         self.rng = random.Random(seed)
         self.step = 0
         self.controllers: dict[str, Controller] = {
@@ -113,9 +118,15 @@ class Curriculum:
         return getattr(env, "family", "") or "", getattr(env, "asymmetry", "") or ""
 
     def _most_unlike(self, candidates: Sequence[str], active: Sequence[str]) -> str:
+        """The candidate least like the active set (ties: first in ``candidates``' order)."""
         families = [self._traits(n)[0] for n in active]
         kinds = [self._traits(n)[1] for n in active]
-        return min(candidates, key=lambda n: (families.count(self._traits(n)[0]), kinds.count(self._traits(n)[1])))
+
+        def key(name: str) -> tuple[float, int, int]:
+            nearest = max((self.similarity(name, a) for a in active), default=0.0) if self.similarity else 0.0
+            return nearest, families.count(self._traits(name)[0]), kinds.count(self._traits(name)[1])
+
+        return min(candidates, key=key)
 
     def _swap_reason(self, name: str) -> str | None:
         history = self.history[name]
@@ -141,6 +152,9 @@ class Curriculum:
                 inactive = [n for n in inactive if n in self.seed_envs] or inactive
             entrant = self._most_unlike(sorted(inactive, key=lambda n: self.rng.random()), remaining)
             self.active[self.active.index(name)] = entrant
+            release = getattr(self.envs[name], "release", None)
+            if callable(release):
+                release()
             self.history[entrant].update(zero_streak=0, top_streak=0, levels=[])
             swaps.append({"out": name, "in": entrant, "reason": reason})
         return swaps

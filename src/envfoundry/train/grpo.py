@@ -8,8 +8,9 @@ Three pieces plug into an unmodified ``GRPOTrainer``:
 * ``CurriculumReward``: the reward function: each completion scored by its environment (plus an
   optional format reward); every group's rewards go back to the curriculum.
 * ``CurriculumCallback``: closes a curriculum step after every optimizer step (controllers move,
-  the active set is curated), writes the step's statistics as JSONL, and saves the curriculum
-  state beside every model checkpoint.
+  the active set is curated), writes the step's statistics as JSONL, adds them to the trainer's
+  logs (so TensorBoard / W&B show them beside TRL's metrics; ``curriculum_metrics``), and saves the
+  curriculum state beside every model checkpoint.
 """
 
 from __future__ import annotations
@@ -73,10 +74,19 @@ class CurriculumReward:
 
     def __call__(self, prompts: list[Any], completions: list[Any], instance: list[str], env: list[str],
                  group_id: list[int], **kwargs: Any) -> list[float]:  # fmt: skip
+        # One score_many call per environment: a sandboxed environment scores them in one round trip.
+        by_env: dict[str, list[int]] = defaultdict(list)
+        for index, name in enumerate(env):
+            by_env[name].append(index)
+        verdicts: list[Any] = [None] * len(completions)
+        for name, indices in by_env.items():
+            scored = self.curriculum.envs[name].score_many([Instance.from_json(instance[i]) for i in indices],
+                                                           [_completion_text(completions[i]) for i in indices])  # fmt: skip
+            for i, verdict in zip(indices, scored, strict=True):
+                verdicts[i] = verdict
         rewards = []
         groups: dict[int, list[float]] = defaultdict(list)
-        for completion, data, name, gid in zip(completions, instance, env, group_id, strict=True):
-            verdict = self.curriculum.envs[name].score(Instance.from_json(data), _completion_text(completion))
+        for verdict, gid in zip(verdicts, group_id, strict=True):
             groups[gid].append(verdict.reward)
             rewards.append(verdict.reward + (self.format_weight if verdict.format_ok else 0.0))
         for gid, group_rewards in groups.items():
@@ -86,7 +96,23 @@ class CurriculumReward:
         return rewards
 
 
+def curriculum_metrics(stats: dict[str, Any]) -> dict[str, float]:
+    """One curriculum step's statistics as flat scalars for a metrics logger."""
+    metrics = {
+        "curriculum/dead_share": stats["dead_share"],
+        "curriculum/reward_mean": stats["reward_mean"],
+        "curriculum/groups": stats["groups"],
+        "curriculum/swaps": len(stats["swaps"]),
+    }
+    for name, env in stats["envs"].items():
+        for key in ("level", "accuracy", "dead_share"):
+            metrics[f"curriculum/{name}/{key}"] = env[key]
+    return metrics
+
+
 def make_callback(curriculum: Curriculum, out_dir: Path) -> Any:
+    """The callback; put it first in the trainer's callback list (``callbacks.insert(0, ...)``) so
+    the curriculum's metrics are in each log before the reporting callbacks see it."""
     from transformers import TrainerCallback
 
     class CurriculumCallback(TrainerCallback):
@@ -94,6 +120,7 @@ def make_callback(curriculum: Curriculum, out_dir: Path) -> Any:
             self.log_path = Path(out_dir) / "curriculum.jsonl"
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self.steps: list[dict[str, Any]] = []
+            self._unlogged: dict[str, float] = {}
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             stats = curriculum.end_step()
@@ -101,8 +128,16 @@ def make_callback(curriculum: Curriculum, out_dir: Path) -> Any:
                 return
             stats["global_step"] = state.global_step
             self.steps.append(stats)
+            self._unlogged = curriculum_metrics(stats)
             with self.log_path.open("a") as handle:
                 handle.write(json.dumps(stats) + "\n")
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:  # fmt: skip
+            # The latest curriculum step rides along with the next training log (not evaluation logs).
+            if logs is not None and "loss" in logs and self._unlogged:
+                logs.update(self._unlogged)
+                self._unlogged = {}
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"

@@ -1,9 +1,13 @@
 """``envfoundry train``: GRPO with TRL on a curriculum over environments, evaluated before and after.
 
 On a CPU it runs the embedded SmolLM2-135M-Instruct; on GPUs any Hugging Face causal LM, unchanged
-(bf16 where CUDA is available). Output directory: ``checkpoint-N/`` (model + ``curriculum.json``),
-``final/``, ``curriculum.jsonl`` (per-step curriculum statistics), ``train_log.jsonl`` (TRL's
-logs), ``eval.json`` (held-out pass rate per environment before and after).
+(bf16 where CUDA is available). The environments come from a pool spec (``curriculum.pool``: seeds,
+the archive, reasoning-gym datasets, names, files); the curriculum keeps ``active_size`` of them
+active. Output directory: ``checkpoint-N/`` (model + ``curriculum.json``), ``final/``,
+``curriculum.jsonl`` (per-step curriculum statistics), ``train_log.jsonl`` (TRL's logs),
+``eval.json`` (held-out pass rate per environment and level, before and after). With
+``report_to="tensorboard"`` or ``"wandb"`` the curriculum's statistics (``curriculum/...``: dead-group
+share, reward, and per environment level, accuracy and dead share) go to the same run as TRL's.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import envfoundry
-from envfoundry.curriculum import Curriculum
-from envfoundry.envs import seed_names
+from envfoundry.curriculum import Curriculum, build_pool
+from envfoundry.curriculum.diversity import make_similarity
 from envfoundry.train.grpo import SYSTEM_PROMPT, CurriculumReward, curriculum_dataset, make_callback
 
-EVAL_LEVEL = 0.25
+EVAL_LEVELS = (0.25,)
+REPORTERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # name -> module it needs
 
 
 def load_model(spec: str) -> tuple[Any, Any]:
@@ -37,14 +42,19 @@ def load_model(spec: str) -> tuple[Any, Any]:
     return AutoModelForCausalLM.from_pretrained(spec), tokenizer
 
 
-def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[int], level: float = EVAL_LEVEL,
-             max_new_tokens: int = 64, batch_size: int = 8) -> dict[str, float]:  # fmt: skip
-    """Pass rate per environment on held-out instances (seeds never used in training), greedy."""
+def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[int],
+             levels: Sequence[float] = EVAL_LEVELS, max_new_tokens: int = 64,
+             batch_size: int = 8) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Pass rate per environment and level (``{env: {"0.25": rate}}``) on held-out instances (seeds
+    never used in training), greedy decoding. The instances are the same before and after training."""
     import torch
+    from tqdm.auto import tqdm
 
-    rates = {}
+    rates: dict[str, dict[str, float]] = {}
     device = next(model.parameters()).device
-    for name, env in envs.items():
+    work = [(name, level) for name in envs for level in levels]
+    for name, level in tqdm(work, desc="held-out evaluation", unit="env-level", leave=False):
+        env = envs[name]
         instances = [env.sample(seed, level=level) for seed in seeds]
         correct = 0
         for start in range(0, len(instances), batch_size):
@@ -58,65 +68,122 @@ def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[i
                                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
             replies = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
             correct += sum(env.score(i, reply).correct for i, reply in zip(chunk, replies, strict=True))
-        rates[name] = correct / len(instances)
+        rates.setdefault(name, {})[f"{level:g}"] = correct / len(instances)
     return rates
 
 
-def train(
-    *,
-    model: str = "embedded",
-    envs: Sequence[str] | None = None,
-    controller: str = "scaler",
-    steps: int = 2,
-    out: str | Path = "runs/grpo",
-    group_size: int = 4,
-    groups_per_step: int = 2,
-    max_completion_length: int = 64,
-    learning_rate: float = 1e-5,
-    format_weight: float = 0.0,
-    eval_seeds: int = 8,
-    save_steps: int | None = None,
-    report_to: str = "none",
-    seed: int = 0,
-    resume: bool = False,
-) -> dict[str, Any]:
-    """Train; with ``resume``, continue from the last checkpoint in ``out`` (model, optimizer and
-    curriculum state: the next batch is the one the interrupted run would have drawn)."""
-    import torch
+def _check_reporter(report_to: str) -> str:
+    if report_to not in REPORTERS:
+        raise ValueError(f"--report-to must be one of {', '.join(REPORTERS)}, got {report_to!r}")
+    module = REPORTERS[report_to]
+    if module is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            raise ValueError(f"--report-to {report_to} needs the {module} package (pip install {module})")
+    return report_to
+
+
+def _eval_levels(levels: Sequence[float]) -> list[float]:
+    levels = [float(level) for level in levels]
+    if not levels or any(not 0.0 <= level <= 1.0 for level in levels):
+        raise ValueError(f"evaluation levels must be in [0, 1], got {levels}")
+    return levels
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run is configured by (written to ``eval.json`` with the results).
+
+    ``envs``: a pool spec (``"seeds"``, ``"seeds,archive,rg"``, names, files; see ``curriculum.pool``).
+    ``eval_envs``: the environments evaluated before and after (default: every one in the pool).
+    ``diversity``: how entrants to the active set are chosen (``auto``, ``embeddings``, ``traits``).
+    ``resume``: continue from the last checkpoint in ``out`` (model, optimizer and curriculum
+    state: the next batch is the one the interrupted run would have drawn).
+    """
+
+    model: str = "embedded"
+    envs: str | Sequence[str] = "seeds"
+    controller: str = "scaler"
+    active_size: int = 64
+    diversity: str = "auto"
+    steps: int = 2
+    out: str = "runs/grpo"
+    group_size: int = 4
+    groups_per_step: int = 2
+    max_completion_length: int = 64
+    learning_rate: float = 1e-5
+    format_weight: float = 0.0
+    eval_seeds: int = 8
+    eval_levels: Sequence[float] = EVAL_LEVELS
+    eval_envs: Sequence[str] | None = None
+    save_steps: int | None = None
+    report_to: str = "none"
+    seed: int = 0
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.group_size < 2 or self.groups_per_step < 1 or self.active_size < 1:
+            raise ValueError("steps, groups_per_step and active_size must be at least 1, group_size at least 2")
+        if self.eval_seeds < 0:
+            raise ValueError(f"eval_seeds must be 0 or more, got {self.eval_seeds}")
+        self.out = str(self.out)
+        self.eval_levels = _eval_levels(self.eval_levels)
+        _check_reporter(self.report_to)
+
+
+def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
+    """Train with ``config`` (or ``TrainConfig(**options)``) and return the summary written to ``eval.json``."""
     from transformers.trainer_utils import get_last_checkpoint
+
+    config = config or TrainConfig(**options)
+    out = Path(config.out)
+    checkpoint = get_last_checkpoint(str(out)) if config.resume and out.is_dir() else None
+    if config.resume and checkpoint is None:
+        raise ValueError(f"nothing to resume: no checkpoint-N folder in '{out}'")
+    with build_pool(config.envs) as pool:
+        return _train(pool, config, checkpoint)
+
+
+def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
+    import torch
     from trl import GRPOConfig, GRPOTrainer
 
-    if steps < 1 or group_size < 2 or groups_per_step < 1:
-        raise ValueError("steps and groups_per_step must be at least 1, group_size at least 2")
-    out = Path(out)
+    eval_names = list(c.eval_envs) if c.eval_envs else list(pool.envs)
+    unknown = [name for name in eval_names if name not in pool.envs]
+    if unknown:
+        raise ValueError(f"evaluation environments not in the pool: {', '.join(unknown)}")
+    out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = get_last_checkpoint(str(out)) if resume else None
-    if resume and checkpoint is None:
-        raise ValueError(f"nothing to resume: no checkpoint-N folder in '{out}'")
-    seeds = seed_names()
-    names = list(envs) if envs else seeds
-    environments = {name: envfoundry.make(name) for name in names}
-    lm, tokenizer = load_model(model)
-    cuda = torch.cuda.is_available()
-    held_out = range(eval_seeds)  # training seeds start at TRAIN_SEED_BASE: never these
-    before = evaluate(lm, tokenizer, environments, held_out) if eval_seeds else {}
-    curriculum = Curriculum(environments, controller=controller, group_size=group_size,
-                            seed_envs=[n for n in names if n in seeds], seed=seed)  # fmt: skip
+    if checkpoint is None:  # a fresh run into an old directory starts its step log afresh
+        (out / "curriculum.jsonl").unlink(missing_ok=True)
+    similarity = make_similarity(pool.envs, c.diversity, c.active_size)
+    curriculum = Curriculum(pool.envs, controller=c.controller, group_size=c.group_size, active_size=c.active_size,
+                            seed_envs=pool.seed_names, seed=c.seed, similarity=similarity)  # fmt: skip
     if checkpoint is not None:
         curriculum.load(Path(checkpoint) / "curriculum.json")
+    lm, tokenizer = load_model(c.model)
+    cuda = torch.cuda.is_available()
+    if cuda:
+        lm.to("cuda")
+    held_out = range(c.eval_seeds)  # training seeds start at TRAIN_SEED_BASE: never these
+    eval_envs = {name: pool.envs[name] for name in eval_names}
+    before = evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length) if c.eval_seeds else {}
     args = GRPOConfig(
         output_dir=str(out), use_cpu=not cuda, bf16=cuda, gradient_checkpointing=False,
-        num_generations=group_size, per_device_train_batch_size=group_size * groups_per_step,
-        max_completion_length=max_completion_length, max_steps=steps, learning_rate=learning_rate,
-        logging_steps=1, report_to=report_to, save_strategy="steps", save_steps=save_steps or steps,
-        shuffle_dataset=False, seed=seed,
+        num_generations=c.group_size, per_device_train_batch_size=c.group_size * c.groups_per_step,
+        max_completion_length=c.max_completion_length, max_steps=c.steps, learning_rate=c.learning_rate,
+        logging_steps=1, report_to=c.report_to, save_strategy="steps", save_steps=c.save_steps or c.steps,
+        shuffle_dataset=False, seed=c.seed,
         # The curriculum restores its own position: replaying the stream to skip batches would advance it.
         ignore_data_skip=True,
     )  # fmt: skip
-    reward = CurriculumReward(curriculum, format_weight=format_weight)
+    reward = CurriculumReward(curriculum, format_weight=c.format_weight)
     callback = make_callback(curriculum, out)
     trainer = GRPOTrainer(model=lm, processing_class=tokenizer, reward_funcs=[reward], args=args,
-                          train_dataset=curriculum_dataset(curriculum, groups_per_step), callbacks=[callback])  # fmt: skip
+                          train_dataset=curriculum_dataset(curriculum, c.groups_per_step))  # fmt: skip
+    # First in line, so the curriculum's statistics are in the logs before TensorBoard / W&B read them.
+    trainer.callback_handler.callbacks.insert(0, callback)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - started
@@ -125,12 +192,41 @@ def train(
     with (out / "train_log.jsonl").open("w") as handle:
         for entry in trainer.state.log_history:
             handle.write(json.dumps(entry) + "\n")
-    after = evaluate(lm, tokenizer, environments, held_out) if eval_seeds else {}
-    dead = [s["dead_share"] for s in callback.steps]
+    after = evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length) if c.eval_seeds else {}
+    dead = [step["dead_share"] for step in callback.steps]
     summary = {
-        "model": model, "envs": names, "controller": controller, "steps": steps, "seconds": round(seconds, 1),
-        "dead_group_share": sum(dead) / len(dead) if dead else None,
-        "eval": {"level": EVAL_LEVEL, "seeds": eval_seeds, "before": before, "after": after},
+        "config": {**asdict(c), "envs": c.envs if isinstance(c.envs, str) else list(c.envs)},
+        "pool": {"size": len(pool), "origins": pool.origins(), "active_size": curriculum.active_size,
+                 "diversity": "embeddings" if similarity else "traits"},
+        "steps": c.steps, "seconds": round(seconds, 1), "dead_group_share": sum(dead) / len(dead) if dead else None,
+        "swaps": [swap for step in callback.steps for swap in step["swaps"]],
+        "eval": {"levels": c.eval_levels, "seeds": c.eval_seeds, "before": before, "after": after},
     }  # fmt: skip
     (out / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # TensorBoard: the directory transformers' callback wrote this run's events to.
+    log_dir = next((getattr(cb, "logging_dir", None) for cb in trainer.callback_handler.callbacks
+                    if type(cb).__name__ == "TensorBoardCallback"), None) or str(out / "runs")  # fmt: skip
+    _report_eval(c.report_to, log_dir, before, after, trainer.state.global_step)
     return summary
+
+
+def _report_eval(report_to: str, log_dir: str, before: dict[str, Any], after: dict[str, Any], step: int) -> None:
+    """Held-out pass rates to TensorBoard (``eval/<env>/level_<l>`` at step 0 and at the last step)
+    or to the W&B run's summary, beside the training metrics."""
+    if report_to == "tensorboard" and before:
+        from torch.utils.tensorboard import SummaryWriter
+
+        with SummaryWriter(log_dir=log_dir) as writer:
+            for at, rates in ((0, before), (step, after)):
+                for name, curve in rates.items():
+                    for level, rate in curve.items():
+                        writer.add_scalar(f"eval/{name}/level_{level}", rate, global_step=at)
+    elif report_to == "wandb":
+        import wandb
+
+        if wandb.run is not None:
+            for when, rates in (("before", before), ("after", after)):
+                for name, curve in rates.items():
+                    for level, rate in curve.items():
+                        wandb.run.summary[f"eval/{name}/level_{level}/{when}"] = rate
+            wandb.finish()

@@ -1,0 +1,67 @@
+"""How alike two environments are, so that entrants to the active set can be chosen unlike the
+environments already in it (a few task patterns dominating is one way RL on many environments stalls).
+
+``EmbeddingSimilarity`` embeds each environment's *task text* — its description and a template of
+a few of its prompts (``synth.stages.novelty.prompt_template``: numbers and data folded away, so the
+task's wording is what counts) — with all-MiniLM-L6-v2 (the ``train`` extra) and compares them by
+cosine. Prompts recorded in the archive at admission are used as they are; other environments are
+sampled at level 0.5. Without the model, ``make_similarity`` returns None and the curriculum falls
+back to family and kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+PROMPT_SEEDS = range(4)
+PROMPT_LEVEL = 0.5
+
+
+def task_text(env: Any, seeds: Sequence[int] = PROMPT_SEEDS) -> str:
+    """An environment's description plus the template of a few of its prompts."""
+    from envfoundry.synth.stages.novelty import prompt_template
+
+    prompts = list(getattr(env, "prompts", None) or [])
+    if not prompts:
+        prompts = [env.sample(seed, level=PROMPT_LEVEL).prompt for seed in seeds]
+    description = getattr(env, "description", "") or ""
+    return f"{description.strip()}\n\n{prompt_template(prompts)}".strip()
+
+
+class EmbeddingSimilarity:
+    """``similarity(a, b)``: cosine of the MiniLM embeddings of two environments' task texts."""
+
+    method = "embeddings"
+
+    def __init__(self, envs: Mapping[str, Any], embedder: Any = None) -> None:
+        if embedder is None:
+            from envfoundry.synth.stages.novelty import Embedder
+
+            embedder = Embedder()
+        self.names = list(envs)
+        self.texts = {name: task_text(env) for name, env in envs.items()}
+        vectors = embedder.encode_documents([self.texts[name] for name in self.names])
+        self._row = {name: index for index, name in enumerate(self.names)}
+        self._cosines = vectors @ vectors.T
+
+    def __call__(self, a: str, b: str) -> float:
+        return float(self._cosines[self._row[a], self._row[b]])
+
+
+def make_similarity(envs: Mapping[str, Any], method: str = "auto", active_size: int | None = None) -> Any:
+    """``"embeddings"`` (needs the train extra), ``"traits"`` (family and kind: None here), or
+    ``"auto"``: embeddings when the model is installed and the pool is larger than the active set
+    (with no inactive environment there is no entrant to choose, and loading MiniLM costs ~15 s)."""
+    if method not in ("auto", "embeddings", "traits"):
+        raise ValueError(f"diversity must be auto, embeddings or traits, got {method!r}")
+    if method == "traits":
+        return None
+    from envfoundry.synth.stages.novelty import Embedder
+
+    available, why = Embedder.available()
+    if method == "embeddings" and not available:
+        raise ValueError(f"diversity by embeddings needs the embedding model: {why}")
+    if method == "auto" and (not available or (active_size is not None and len(envs) <= active_size)):
+        return None
+    return EmbeddingSimilarity(envs)
