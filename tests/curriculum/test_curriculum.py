@@ -76,8 +76,12 @@ def test_resume_gives_the_same_next_batch(tmp_path):
     resumed = Curriculum(envs(), group_size=4, active_size=4, seed_envs=NAMES[:2], seed=999)
     resumed.load(tmp_path / "curriculum.json")
     assert [(r.env, r.level, r.instance.to_json()) for r in resumed.next_batch(6)] == expected
-    with pytest.raises(ValueError, match="made for other environments"):
+    with pytest.raises(ValueError, match=r"made for other environments \(4 of its 6 are missing here: countdown, "):
         Curriculum(envs(NAMES[:2])).load(tmp_path / "curriculum.json")
+    with pytest.raises(ValueError, match="the saved curriculum has active_size 4; this one was made with 3"):
+        Curriculum(envs(), group_size=4, active_size=3).load(tmp_path / "curriculum.json")
+    with pytest.raises(ValueError, match="the saved curriculum has controller 'scaler'; this one was made with 'rlve'"):
+        Curriculum(envs(), group_size=4, active_size=4, controller="rlve").load(tmp_path / "curriculum.json")
     with pytest.raises(ValueError, match="cannot read curriculum state"):
         Curriculum(envs()).load(tmp_path / "missing.json")
 

@@ -119,3 +119,29 @@ def test_reasoning_gym_datasets_join_the_pool_and_the_command_line(capsys):
     assert main(["sample", "rg:chain_sum", "--level", "0", "--json"]) == 0
     assert '"env": "rg_chain_sum"' in capsys.readouterr().out.replace('":"', '": "')
     assert main(["show", "rg:chain_summ"]) == 2 and "did you mean 'chain_sum'" in capsys.readouterr().err
+
+
+def test_an_environment_scored_after_its_swap_is_stopped_again_at_the_next_step(archive_dir):
+    with build_pool(["countdown", f"archive:{archive_dir}"]) as pool:
+        assert not any(env.is_open for env in pool.envs.values() if env.origin == "archive")  # nothing started yet
+        c = Curriculum(pool.envs, group_size=2, active_size=2, seed_envs=pool.seed_names, seed=0, patience=1)
+        target = next(name for name in c.active if pool.envs[name].origin == "archive")
+        now, ahead = c.next_batch(4), c.next_batch(4)  # a trainer fetches the next batch before scoring this one
+        for request in now:
+            c.report(request.group_id, [0.0, 0.0] if request.env == target else [1.0, 0.0])
+        c.end_step()
+        assert target not in c.active and pool.envs[target].is_open  # swapped out, but owed scores for `ahead`
+        for request in ahead:
+            instance = request.instance
+            pool.envs[request.env].score(instance, f"<answer>{instance.reference}</answer>")
+            c.report(request.group_id, [1.0, 0.0])
+        c.end_step()
+        assert not pool.envs[target].is_open
+        assert not any(env.is_open for name, env in pool.envs.items() if name not in c.active)
+
+
+def test_a_file_given_twice_starts_no_second_sandbox_and_stays_stopped_until_used():
+    path = CORPUS / "admitted_word_ladder.py"
+    with build_pool([str(path), str(path)]) as pool:
+        (env,) = pool.envs.values()
+        assert not env.is_open and env.opened == 1  # started once to read its name, then stopped

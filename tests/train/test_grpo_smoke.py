@@ -86,14 +86,16 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    assert main([*common, "--steps", "2", "--eval-seeds", "0", "--resume", "--report-to", "wandb"]) == 0
+    assert main([*common, "--steps", "2", "--eval-seeds", "1", "--resume", "--report-to", "wandb"]) == 0
     final = json.loads((out / "final" / "curriculum.json").read_text())
     assert saved["step"] == 1 and final["step"] == 2
     # One more step, logged after the first run's: it picked up at checkpoint-1 (a fresh start would log 1, 2 again).
     steps = [json.loads(line)["global_step"] for line in (out / "curriculum.jsonl").read_text().splitlines()]
     assert steps == [1, 2] and final["next_group"] > saved["next_group"]
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
-    assert b"curriculum/dead_share" in run_file.read_bytes() and b"curriculum/countdown/level" in run_file.read_bytes()
+    logged = run_file.read_bytes()
+    assert b"curriculum/dead_share" in logged and b"curriculum/countdown/level" in logged
+    assert b"eval/countdown/level_0.25/after" in logged  # the held-out rates in the run's summary
 
     capsys.readouterr()
     assert main(["train", "--out", str(tmp_path / "empty"), "--resume", "--envs", "countdown"]) == 2

@@ -189,6 +189,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 # ----- train ------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    from envfoundry.sandbox import SandboxError, SandboxUnavailable
+
     try:
         from envfoundry.train.run import TrainConfig, train
     except ImportError as exc:
@@ -207,8 +209,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                              report_to=args.report_to, seed=args.seed, save_steps=args.save_steps,
                              resume=args.resume)  # fmt: skip
         summary = train(config)
-    except (ValueError, OSError) as exc:  # bad settings, or a model path / id that cannot be loaded
+    except (ValueError, OSError, ImportError) as exc:  # bad settings, a model that cannot load, a missing package
         raise UsageError(str(exc).strip().splitlines()[0]) from None
+    except (SandboxError, SandboxUnavailable) as exc:
+        raise UsageError(f"an environment in the pool cannot run in the sandbox: {exc}") from None
     dead = summary["dead_group_share"]
     print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s"
           + (f"; dead-group share {dead:.0%}" if dead is not None else "")
@@ -307,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format-reward", type=float, default=0.0, help="extra reward for a well-formed answer block")
     p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
     p.add_argument("--eval-levels", default="0.25", help="comma-separated levels to evaluate at (default 0.25)")
-    p.add_argument("--eval-envs", default=None, help="comma-separated environments to evaluate (default: the pool)")
+    p.add_argument("--eval-envs", default=None,
+                   help="comma-separated environments to evaluate (default: the active set at the start)")  # fmt: skip
     p.add_argument("--report-to", default="none", help="none, tensorboard or wandb")
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: at the end)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")

@@ -13,8 +13,9 @@ top level, or a non-positive difficulty slope over at least ``slope_window`` ste
 seed environments keep at least ``min_seed_share`` of the active set; entrants unlike the active
 ones are preferred: with a ``similarity(a, b)`` function (``diversity.EmbeddingSimilarity``) the
 entrant whose nearest active environment is farthest, otherwise the one whose family, then kind, is
-rarest among the active ones. An environment swapped out is released (``release()``, if it has one:
-a sandboxed environment stops its workers) and starts again if it comes back.
+rarest among the active ones. At the end of every step, an environment that is neither active nor
+owed a score (``release_idle``) is released, if it can be (a lazy pool entry: a sandboxed one stops
+its workers); it starts again on its next use.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def _slope(values: Sequence[float]) -> float:
     num = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(values))
     den = sum((x - mean_x) ** 2 for x in range(n))
     return num / den if den else 0.0
+
+
+def _few(names: Sequence[str], most: int = 5) -> str:
+    shown = ", ".join(names[:most]) or "none"
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 class Curriculum:
@@ -152,12 +158,20 @@ class Curriculum:
                 inactive = [n for n in inactive if n in self.seed_envs] or inactive
             entrant = self._most_unlike(sorted(inactive, key=lambda n: self.rng.random()), remaining)
             self.active[self.active.index(name)] = entrant
-            release = getattr(self.envs[name], "release", None)
-            if callable(release):
-                release()
             self.history[entrant].update(zero_streak=0, top_streak=0, levels=[])
             swaps.append({"out": name, "in": entrant, "reason": reason})
         return swaps
+
+    def release_idle(self) -> list[str]:
+        """Release every environment that is neither active nor owed a score for a pending group
+        (a sandboxed one stops its workers; a lazy one starts again on its next use). Returns their names."""
+        needed = set(self.active) | {name for name, _ in self._pending.values()}
+        released = []
+        for name, env in self.envs.items():
+            if name not in needed and getattr(env, "is_open", False) and callable(getattr(env, "release", None)):
+                env.release()
+                released.append(name)
+        return released
 
     # ----- sampling and feedback ----------------------------------------------------------------
     def next_batch(self, n_groups: int) -> list[GroupRequest]:
@@ -237,6 +251,7 @@ class Curriculum:
         for group_id in self._results:
             del self._pending[group_id]
         self._results = {}
+        self.release_idle()
         self.step += 1
         return stats
 
@@ -256,9 +271,16 @@ class Curriculum:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if sorted(state["config"]["envs"]) != sorted(self.envs):
-            raise ValueError("the saved curriculum was made for other environments: "
-                             f"{', '.join(state['config']['envs'])}")  # fmt: skip
+        config = state["config"]
+        if sorted(config["envs"]) != sorted(self.envs):
+            missing = sorted(set(config["envs"]) - set(self.envs))
+            new = sorted(set(self.envs) - set(config["envs"]))
+            raise ValueError(f"the saved curriculum was made for other environments ({len(missing)} of its "
+                             f"{len(config['envs'])} are missing here: {_few(missing)}; {len(new)} are new: "
+                             f"{_few(new)})")  # fmt: skip
+        for key, here in (("controller", self.controller_kind), ("active_size", self.active_size)):
+            if config[key] != here:
+                raise ValueError(f"the saved curriculum has {key} {config[key]!r}; this one was made with {here!r}")
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
         self.step = state["step"]

@@ -24,7 +24,10 @@ def task_text(env: Any, seeds: Sequence[int] = PROMPT_SEEDS) -> str:
 
     prompts = list(getattr(env, "prompts", None) or [])
     if not prompts:
-        prompts = [env.sample(seed, level=PROMPT_LEVEL).prompt for seed in seeds]
+        was_open = getattr(env, "is_open", True)
+        prompts = [instance.prompt for instance in env.sample_many(list(seeds), level=PROMPT_LEVEL)]
+        if not was_open:
+            env.release()  # started only to read its prompts
     description = getattr(env, "description", "") or ""
     return f"{description.strip()}\n\n{prompt_template(prompts)}".strip()
 

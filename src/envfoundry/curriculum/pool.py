@@ -10,7 +10,8 @@ A spec is a list of items (the CLI takes them comma-separated):
 ``reasoning-gym``      reasoning-gym's vetted datasets (``adapters.reasoning_gym.DEFAULT_DATASETS``);
                        ``rg`` for short
 ``rg:NAME``            one reasoning-gym dataset
-``NAME`` / ``PATH``    one environment: a registered name, an archived name, or a file (sandboxed)
+``NAME`` / ``PATH``    one environment: a registered name, a name in the default archive, or a
+                       file (sandboxed)
 =====================  ===========================================================================
 
 A pool can be much larger than the active set (RLVE trains on 400 environments, 64 at a time), so
@@ -108,6 +109,7 @@ class Pool:
     def add(self, env: LazyEnvironment) -> None:
         existing = self.envs.get(env.name)
         if existing is not None:
+            env.release()
             if existing.origin == env.origin:
                 return  # named twice (e.g. ``seeds,knapsack``): once is enough
             raise ValueError(f"two environments in the pool are named '{env.name}' (from {existing.origin} "
@@ -166,7 +168,7 @@ def _started(env: Any, opener: Callable[[], Any], origin: str) -> LazyEnvironmen
     lazy = LazyEnvironment(env.name, opener, origin=origin, family=getattr(env, "family", "") or "",
                            asymmetry=getattr(env, "asymmetry", "") or "",
                            description=getattr(env, "description", "") or "")  # fmt: skip
-    lazy._env = env
+    lazy._env, lazy.opened = env, 1
     return lazy
 
 
@@ -216,5 +218,8 @@ def _single(item: str, workers: int) -> LazyEnvironment:
     if item in registered():
         return _in_process(item, "seed" if item in seed_names() else "registered")
     origin = "file" if item.endswith(".py") or "/" in item or os.sep in item else "archive"
-    # A file or an archived name runs sandboxed; an unknown name is a ValueError naming it.
-    return _started(envfoundry.make(item, workers=workers), lambda: envfoundry.make(item, workers=workers), origin)
+    # A file or an archived name runs sandboxed (an unknown name is a ValueError naming it): started
+    # once to learn its name and description, then stopped until the curriculum needs it.
+    lazy = _started(envfoundry.make(item, workers=workers), lambda: envfoundry.make(item, workers=workers), origin)
+    lazy.release()
+    return lazy

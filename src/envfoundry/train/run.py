@@ -96,7 +96,8 @@ class TrainConfig:
     """Everything a run is configured by (written to ``eval.json`` with the results).
 
     ``envs``: a pool spec (``"seeds"``, ``"seeds,archive,rg"``, names, files; see ``curriculum.pool``).
-    ``eval_envs``: the environments evaluated before and after (default: every one in the pool).
+    ``eval_envs``: the environments evaluated before and after (default: the active set at the start;
+    ``rg:NAME`` or ``rg_NAME`` for a reasoning-gym dataset).
     ``diversity``: how entrants to the active set are chosen (``auto``, ``embeddings``, ``traits``).
     ``resume``: continue from the last checkpoint in ``out`` (model, optimizer and curriculum
     state: the next batch is the one the interrupted run would have drawn).
@@ -149,7 +150,7 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
-    eval_names = list(c.eval_envs) if c.eval_envs else list(pool.envs)
+    eval_names = [f"rg_{n[3:]}" if n.startswith("rg:") else n for n in c.eval_envs or ()]
     unknown = [name for name in eval_names if name not in pool.envs]
     if unknown:
         raise ValueError(f"evaluation environments not in the pool: {', '.join(unknown)}")
@@ -162,6 +163,7 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
                             seed_envs=pool.seed_names, seed=c.seed, similarity=similarity)  # fmt: skip
     if checkpoint is not None:
         curriculum.load(Path(checkpoint) / "curriculum.json")
+    eval_names = eval_names or list(curriculum.active)
     lm, tokenizer = load_model(c.model)
     cuda = torch.cuda.is_available()
     if cuda:
@@ -169,6 +171,7 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
     held_out = range(c.eval_seeds)  # training seeds start at TRAIN_SEED_BASE: never these
     eval_envs = {name: pool.envs[name] for name in eval_names}
     before = evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length) if c.eval_seeds else {}
+    curriculum.release_idle()  # evaluated but not active: no sandbox kept running for it
     args = GRPOConfig(
         output_dir=str(out), use_cpu=not cuda, bf16=cuda, gradient_checkpointing=False,
         num_generations=c.group_size, per_device_train_batch_size=c.group_size * c.groups_per_step,
@@ -193,6 +196,7 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
         for entry in trainer.state.log_history:
             handle.write(json.dumps(entry) + "\n")
     after = evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length) if c.eval_seeds else {}
+    curriculum.release_idle()
     dead = [step["dead_share"] for step in callback.steps]
     summary = {
         "config": {**asdict(c), "envs": c.envs if isinstance(c.envs, str) else list(c.envs)},
