@@ -67,7 +67,7 @@ def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[i
                 output = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
                                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
             replies = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-            correct += sum(env.score(i, reply).correct for i, reply in zip(chunk, replies, strict=True))
+            correct += sum(verdict.correct for verdict in env.score_many(chunk, replies))
         rates.setdefault(name, {})[f"{level:g}"] = correct / len(instances)
     return rates
 
