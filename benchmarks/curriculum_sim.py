@@ -20,18 +20,17 @@ Goal (issue: curriculum): adaptive control has at most 1/3 the dead groups of fi
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import statistics
 import sys
-from pathlib import Path
 
 from tqdm import tqdm
 
 import envfoundry
 from envfoundry.curriculum import Curriculum
 from envfoundry.envs import seed_names
+from results_json import write_results
 
 LEARNING_RATE = 0.004  # skill gained per unit of group reward spread
 
@@ -94,11 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     goal = {kind: all(r[kind] <= 1 / 3 for r in ratios.values()) for kind in ("scaler", "rlve")}
     print("dead-group share <= 0.33x fixed at every slope: " + ", ".join(f"{k} {'met' if v else 'not met'}"
                                                                          for k, v in goal.items()))  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "curriculum_sim", "args": vars(args), "rows": rows,
-                               "dead_share_vs_fixed": ratios, "goal_met": goal}, indent=2) + "\n")  # fmt: skip
-    print(f"results written to {out}")
+    write_results(args.out, "curriculum_sim", {"args": vars(args), "rows": rows, "dead_share_vs_fixed": ratios,
+                                               "goal_met": goal})  # fmt: skip
     return 0
 
 

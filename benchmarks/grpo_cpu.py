@@ -13,11 +13,10 @@ Each controller's run writes its checkpoints and logs under ``runs/bench_grpo_<c
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from envfoundry.train.run import train
+from results_json import write_results
 
 ENVS = ["expression_eval", "edit_distance", "planted_subset_sum"]
 
@@ -56,11 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     fixed, scaler = runs["fixed"]["dead_group_share"], runs["scaler"]["dead_group_share"]
     ratio = scaler / fixed if fixed else None
     print(f"dead-group share, scaler / fixed: {ratio:.2f}x" if ratio is not None else "fixed had no dead groups")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "grpo_cpu", "args": vars(args), "envs": args.envs, "rollouts": rollouts,
-                               "runs": runs, "dead_share_ratio": ratio}, indent=2) + "\n")  # fmt: skip
-    print(f"results written to {out}")
+    write_results(args.out, "grpo_cpu", {"args": vars(args), "envs": args.envs, "rollouts": rollouts, "runs": runs,
+                                         "dead_share_ratio": ratio})  # fmt: skip
     return 0
 
 

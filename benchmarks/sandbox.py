@@ -14,20 +14,17 @@ Goal (issue: the sandbox): sandboxed >= 0.5x in-process at batches of 256; cold 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 from functools import partial
-from pathlib import Path
 
 from tqdm import tqdm
 
 import envfoundry
 from envfoundry.core.answer import wrap_answer
 from envfoundry.sandbox import SandboxedEnvironment, resolve_isolation
+from results_json import write_results
 
 ENVS = [
     ("shortest_path", 0.5),  # cheap to generate: the worst case for the sandbox's overhead
@@ -113,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nslowest ratio at batch 256: {worst:.2f}x (goal >= 0.5x); "
           f"cold start {cold_s * 1000:.0f} ms (goal < 1000 ms)")  # fmt: skip
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "sandbox",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    write_results(args.out, "sandbox", {
         "isolation": active.kind,
         "isolation_detail": active.detail,
         "workers": env.workers,
@@ -127,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "goals": {"ratio_at_256": {"goal": 0.5, "measured": worst, "met": worst >= 0.5},
                   "cold_start_s": {"goal": 1.0, "measured": cold_s, "met": cold_s < 1.0}},
-    }, indent=2) + "\n")  # fmt: skip
-    print(f"results written to {out}")
+    })  # fmt: skip
     return 0
 
 

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 import envfoundry
+from results_json import write_results
 
 
 @dataclass
@@ -183,18 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     worst = min(row["ratio"] for row in rows)
     print(f"\nslowest ratio {worst:.2f}x (goal: >= 1x on every pair); sample + score of a correct answer, one core")
-    result = {
-        "benchmark": "throughput",
-        "instances_per_pass": args.n,
-        "repeats": args.repeats,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "pairs": rows,
-        "min_ratio": worst,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"results written to {args.out}")
+    write_results(args.out, "throughput", {"instances_per_pass": args.n, "repeats": args.repeats, "pairs": rows,
+                                           "min_ratio": worst})  # fmt: skip
     return 0
 
 

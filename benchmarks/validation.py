@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -31,6 +28,7 @@ from envfoundry.envs import seed_names
 from envfoundry.synth.pipeline import validate
 from envfoundry.synth.stages.base import Candidate, Context
 from envfoundry.synth.stages.novelty import NoveltyIndex
+from results_json import write_results
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "synth" / "corpus"
 
@@ -84,18 +82,13 @@ def main(argv: list[str] | None = None) -> int:
           f"for those that reach novelty (all three stages): median {statistics.median(full):.2f}, "
           f"max {max(full):.2f} (goal < 2)")  # fmt: skip
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "validation",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    write_results(args.out, "validation", {
         "one_time": setup,
         "rows": rows,
         "summary": {"median_cpu_s": statistics.median(cpu), "max_cpu_s": max(cpu),
                     "median_cpu_s_all_stages": statistics.median(full), "max_cpu_s_all_stages": max(full),
                     "goal_cpu_s": 2.0, "met": max(full) < 2.0},
-    }, indent=2) + "\n")  # fmt: skip
-    print(f"results written to {out}")
+    })  # fmt: skip
     return 0
 
 
