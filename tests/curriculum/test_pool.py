@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import envfoundry
 from envfoundry.archive import Archive
 from envfoundry.curriculum import Curriculum, LazyEnvironment, build_pool
 from envfoundry.envs import seed_names
@@ -116,6 +117,9 @@ def test_reasoning_gym_datasets_join_the_pool_and_the_command_line(capsys):
         assert env.score(instance, f"<answer>{instance.reference}</answer>").correct
     with pytest.raises(ValueError, match="unknown reasoning-gym dataset 'chain_summ'"):
         build_pool("rg:chain_summ")
+    assert envfoundry.make("rg:chain_sum").name == "rg_chain_sum"  # the same name through make()
+    with pytest.raises(ValueError, match="'rg:chain_sum' runs in this process"):
+        envfoundry.make("rg:chain_sum", sandbox=True)
     assert main(["sample", "rg:chain_sum", "--level", "0", "--json"]) == 0
     assert '"env": "rg_chain_sum"' in capsys.readouterr().out.replace('":"', '": "')
     assert main(["show", "rg:chain_summ"]) == 2 and "did you mean 'chain_sum'" in capsys.readouterr().err

@@ -144,6 +144,11 @@ def default_archive_dir() -> Path:
     return Path.home() / ".local" / "share" / "envfoundry" / "archive"
 
 
+def archive_exists(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` holds an archive's database (opening ``Archive(root)`` would create one)."""
+    return (Path(root) / DB_NAME).is_file()
+
+
 def source_hash(source: str) -> str:
     """The SHA-256 hex digest the archive files ``source`` under."""
     return hashlib.sha256(_encode(source)).hexdigest()

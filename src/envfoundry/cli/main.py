@@ -14,11 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from envfoundry.cli.errors import UsageError
 from envfoundry.core import Environment, Instance, make, registered
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one line, exit status 2."""
 
 
 def _make(name: str, trust: bool = False) -> Environment:
@@ -27,10 +24,6 @@ def _make(name: str, trust: bool = False) -> Environment:
     from envfoundry.sandbox import SandboxError, SandboxUnavailable
 
     try:
-        if name.startswith("rg:"):
-            from envfoundry.adapters.reasoning_gym import make_environment
-
-            return make_environment(name[3:])
         return make(name, sandbox=False if trust else None)
     except (ValueError, TypeError, ImportError) as exc:
         raise UsageError(str(exc)) from None
@@ -282,16 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from envfoundry.cli import synth
 
-    def wrap(command):
-        def run(args: argparse.Namespace) -> int:
-            try:
-                return command(args)
-            except synth.UsageError as exc:
-                raise UsageError(str(exc)) from None
-
-        return run
-
-    synth.add_commands(sub, wrap)
+    synth.add_commands(sub)
 
     p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")
     p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M) or a path / Hugging Face id")

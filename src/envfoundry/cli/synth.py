@@ -8,16 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-class UsageError(Exception):
-    """Bad input: one line on stderr, exit status 2 (re-raised as the CLI's own UsageError)."""
+from envfoundry.cli.errors import UsageError
 
 
 def _archive(args: argparse.Namespace, create: bool = True) -> Any:
-    from envfoundry.archive import Archive, default_archive_dir
+    from envfoundry.archive import Archive, archive_exists, default_archive_dir
 
     root = Path(args.archive) if args.archive else default_archive_dir()
-    if not create and not (root / "archive.sqlite3").exists():
+    if not create and not archive_exists(root):
         return None
     try:
         return Archive(root)
@@ -44,10 +42,12 @@ def _models(args: argparse.Namespace, default_embedded: bool) -> tuple[Any, Any]
 
 
 def _read(path: str) -> str:
+    from envfoundry.core.registry import read_source
+
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}") from None
+        return read_source(path)
+    except ValueError as exc:  # unreadable, or not UTF-8: one sentence naming the file
+        raise UsageError(str(exc)) from None
 
 
 def _print_stages(result: Any) -> None:
@@ -100,16 +100,10 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
 
 def print_funnel(funnel: dict[str, Any]) -> None:
     print(f"\n{funnel['candidates']} candidates, {funnel['admitted']} admitted")
-    for stage, passed in funnel["passed"].items():
-        failed = funnel["failed"].get(stage, 0)
-        print(f"  {stage:<12} passed {passed:>4}   failed {failed:>4}")
+    for stage in dict.fromkeys([*funnel["passed"], *funnel["failed"]]):
+        print(f"  {stage:<12} passed {funnel['passed'].get(stage, 0):>4}   failed {funnel['failed'].get(stage, 0):>4}")
         for reason, count in funnel["reasons"].get(stage, [])[:3]:
             print(f"      {count:>3} x {reason[:110]}")
-    for stage in funnel["failed"]:
-        if stage not in funnel["passed"]:
-            print(f"  {stage:<12} passed    0   failed {funnel['failed'][stage]:>4}")
-            for reason, count in funnel["reasons"].get(stage, [])[:3]:
-                print(f"      {count:>3} x {reason[:110]}")
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
@@ -128,7 +122,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = archive.candidates(admitted=False, limit=args.limit) if args.rejected else archive.environments()
         if args.json:
-            print(json.dumps([_row(r) for r in rows], indent=2, default=str))
+            print(json.dumps([vars(r) for r in rows], indent=2, default=str))
         elif args.rejected:
             for r in rows:
                 print(f"{r.source_hash[:12]}  {r.env_name or '-':<24} {r.failed_stage or '-':<12} {r.reason[:80]}")
@@ -144,7 +138,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
         if env is None:
             raise UsageError(f"no environment named '{args.name}' in {archive.root}")
         if args.json:
-            print(json.dumps(_row(env), indent=2, default=str))
+            print(json.dumps(vars(env), indent=2, default=str))
         else:
             print(f"{env.name} ({env.asymmetry}, {env.family or 'no family'}) - source {env.source_hash[:12]}")
             print(env.description)
@@ -163,11 +157,6 @@ def cmd_archive(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown archive action {args.action!r}")
 
 
-def _row(obj: Any) -> dict[str, Any]:
-    data = dict(vars(obj))
-    return {key: str(value) if isinstance(value, Path) else value for key, value in data.items()}
-
-
 def _model_options(p: argparse.ArgumentParser, solver: bool = True) -> None:
     p.add_argument("--llm", default=None, metavar="URL|embedded",
                    help="an OpenAI-compatible endpoint (http://host:port/v1) or 'embedded' (SmolLM2-135M)")
@@ -178,16 +167,15 @@ def _model_options(p: argparse.ArgumentParser, solver: bool = True) -> None:
         p.add_argument("--solver-model", default=None)  # fmt: skip
 
 
-def add_commands(sub: Any, wrap: Any) -> None:
-    """Register the commands on the main parser; ``wrap`` turns a command into one that maps this
-    module's ``UsageError`` onto the CLI's."""
+def add_commands(sub: Any) -> None:
+    """Register the commands on the main parser."""
     p = sub.add_parser("check", help="run the validation stages on one environment file")
     p.add_argument("file")
     p.add_argument("--archive", default=None, metavar="DIR", help="also compare against this archive (novelty)")
     _model_options(p)
     p.add_argument("--max-tokens", type=int, default=384, help="tokens per review and per calibration answer")
     p.add_argument("--json", action="store_true", help='print {"admitted": bool, "stages": [...]}')
-    p.set_defaults(func=wrap(cmd_check))
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("synthesize", help="let a model write new environments; archive what passes validation")
     p.add_argument("--rounds", type=int, default=1)
@@ -200,7 +188,7 @@ def add_commands(sub: Any, wrap: Any) -> None:
     p.add_argument("--examples", type=int, default=1, help="seed environments shown in each prompt")
     p.add_argument("--example-chars", type=int, default=6_000, help="longest seed source to show (characters)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=wrap(cmd_synthesize))
+    p.set_defaults(func=cmd_synthesize)
 
     p = sub.add_parser("archive", help="the archive of validated environments: add, list, show, export")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -219,7 +207,7 @@ def add_commands(sub: Any, wrap: Any) -> None:
     a.add_argument("dest", metavar="DIR")
     for parser in actions.choices.values():
         parser.add_argument("--archive", default=None, metavar="DIR")
-    p.set_defaults(func=wrap(cmd_archive))
+    p.set_defaults(func=cmd_archive)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -156,7 +156,8 @@ def make(
     sandbox: bool | None = None,
     **sandbox_options: Any,
 ) -> Any:
-    """An environment by registered name, by name in the archive, by path to a module file, or from a class.
+    """An environment by registered name, by name in the archive, by path to a module file, from a
+    class, or a reasoning-gym dataset as ``rg:NAME`` (``envfoundry.adapters.reasoning_gym``).
 
     ``sandbox`` decides where the environment's code runs. The default sandboxes every
     environment that is not part of a trusted import — a file path — and runs registered names
@@ -177,6 +178,14 @@ def make(
         _ensure_seeds()
         if isinstance(name_or_path, str) and text in _REGISTRY:
             cls = _REGISTRY[text]
+        elif isinstance(name_or_path, str) and text.startswith("rg:"):
+            if sandbox:
+                raise ValueError(f"'{text}' runs in this process: reasoning-gym is an installed package, not a file "
+                                 "to sandbox")  # fmt: skip
+            _no_options(sandbox_options)
+            from envfoundry.adapters.reasoning_gym import make_environment
+
+            return make_environment(text[3:])
         elif isinstance(name_or_path, os.PathLike) or _looks_like_path(text):
             if not Path(text).is_file():
                 raise ValueError(f"no environment file at '{text}'")
@@ -213,10 +222,10 @@ def make(
 
 def _archived_path(name: str) -> Path | None:
     """The source of an environment admitted to the default archive (``ENVFOUNDRY_ARCHIVE``), if any."""
-    from envfoundry.archive import Archive, default_archive_dir
+    from envfoundry.archive import Archive, archive_exists, default_archive_dir
 
     root = default_archive_dir()
-    if not (root / "archive.sqlite3").is_file():
+    if not archive_exists(root):
         return None
     with Archive(root) as archive:
         return archive.path_for(name)

@@ -185,11 +185,11 @@ def _reasoning_gym(dataset: str) -> LazyEnvironment:
 
 
 def _archived(root: str | None, workers: int) -> list[LazyEnvironment]:
-    from envfoundry.archive import Archive, default_archive_dir
+    from envfoundry.archive import Archive, archive_exists, default_archive_dir
     from envfoundry.sandbox import SandboxedEnvironment
 
     directory = Path(root).expanduser() if root else default_archive_dir()
-    if not (directory / "archive.sqlite3").is_file():
+    if not archive_exists(directory):
         raise ValueError(f"no archive at '{directory}' (run `envfoundry synthesize` or `envfoundry archive add` "
                          "first, or set ENVFOUNDRY_ARCHIVE)")  # fmt: skip
     with Archive(directory) as archive:

@@ -105,10 +105,10 @@ def synthesize(
     bar = tqdm(total=rounds * candidates, desc="synthesis", unit="candidate", disable=not progress)
     try:
         for _ in range(rounds):
-            archived = [env.name for env in archive.environments()]
+            parents = archive.environments()  # the archive changes only when the round's candidates are judged
+            archived = [env.name for env in parents]
             proposals = []
             for _ in range(candidates):
-                parents = archive.environments()
                 if parents and rng.random() < 0.3:
                     parent = rng.choice(parents)
                     proposals.append(proposer.mutate(parent.name, archive.source(parent.name), archived))
