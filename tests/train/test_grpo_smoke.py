@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -66,13 +67,22 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     common = ["train", "--envs", "planted_subset_sum,countdown", "--max-completion-length", "8", "--out", str(out),
               "--save-steps", "1"]  # fmt: skip
     assert main([*common, "--steps", "1", "--eval-seeds", "2", "--eval-levels", "0,0.5",
-                 "--report-to", "tensorboard"]) == 0  # fmt: skip
-    assert "held-out pass rate  level 0: 0% -> " in capsys.readouterr().out
+                 "--report-to", "tensorboard", "--warmup-steps", "1"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    # One row per environment and level: base model, after the warm-up, after GRPO.
+    assert re.search(r"environment\s+level\s+base\s+warm-up\s+GRPO\n", printed)
+    assert re.search(r"countdown\s+0.5(\s+\d+% \(\s*\d+%\)){3}\n", printed) and "dead-group share per step: " in printed
     assert (out / "checkpoint-1" / "curriculum.json").is_file() and (out / "final" / "config.json").is_file()
+    assert (out / "warmup" / "model.safetensors").is_file()  # the warm-up's own checkpoint
     summary = json.loads((out / "eval.json").read_text())
-    for when in ("before", "after"):
-        assert summary["eval"][when].keys() == {"planted_subset_sum", "countdown"}
-        assert all(curve.keys() == {"0", "0.5"} for curve in summary["eval"][when].values())
+    for rates in [summary["eval"][when] for when in ("before", "warmup", "after")] + list(
+        summary["eval"]["format"].values()
+    ):
+        assert rates.keys() == {"planted_subset_sum", "countdown"}
+        assert all(curve.keys() == {"0", "0.5"} for curve in rates.values())
+    assert summary["eval"]["format"].keys() == {"before", "warmup", "after"}
+    assert summary["warmup"]["steps"] == 1 and summary["warmup"]["examples"] == {"planted_subset_sum": 4, "countdown": 4}
+    assert len(summary["dead_group_share_per_step"]) == 1 and summary["dead_group_share"] is not None
     assert summary["config"]["envs"] == "planted_subset_sum,countdown" and summary["pool"]["origins"] == {"seed": 2}
     # The curriculum's statistics and the held-out curve are in TensorBoard beside TRL's metrics.
     scalars = tensorboard_scalars(out)
@@ -89,6 +99,9 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     assert main([*common, "--steps", "2", "--eval-seeds", "1", "--resume", "--report-to", "wandb"]) == 0
     final = json.loads((out / "final" / "curriculum.json").read_text())
     assert saved["step"] == 1 and final["step"] == 2
+    resumed = json.loads((out / "eval.json").read_text())
+    assert resumed["warmup"] == summary["warmup"]  # not warmed up again: the first run's warm-up, read back
+    assert resumed["eval"]["warmup"] == {}  # its held-out rates used 2 seeds, this run 1: not comparable
     # One more step, logged after the first run's: it picked up at checkpoint-1 (a fresh start would log 1, 2 again).
     steps = [json.loads(line)["global_step"] for line in (out / "curriculum.jsonl").read_text().splitlines()]
     assert steps == [1, 2] and final["next_group"] > saved["next_group"]
@@ -106,5 +119,5 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     assert "--report-to must be one of none, tensorboard, wandb" in capsys.readouterr().err
     assert main(["train", "--eval-levels", "0,2"]) == 2
     assert "evaluation levels must be in [0, 1]" in capsys.readouterr().err
-    assert main(["train", "--envs", "countdown", "--eval-envs", "sudoku", "--eval-seeds", "1"]) == 2
-    assert "evaluation environments not in the pool: sudoku" in capsys.readouterr().err
+    assert main(["train", "--envs", "countdown", "--eval-envs", "sudokuu", "--eval-seeds", "1"]) == 2
+    assert "unknown environment 'sudokuu'" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from typing import Any
 
 from envfoundry.cli.errors import UsageError
 from envfoundry.core import Environment, Instance, make, registered
+from envfoundry.train.warmup import WarmupConfig  # imports no torch: the parser shows its defaults
 
 
 def _make(name: str, trust: bool = False) -> Environment:
@@ -180,42 +181,104 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["healthy"] else 1
 
 
-# ----- train ------------------------------------------------------------------------------------
-def cmd_train(args: argparse.Namespace) -> int:
+# ----- train / warmup ---------------------------------------------------------------------------
+def _train_api() -> Any:
+    try:
+        from envfoundry.train import run
+    except ImportError as exc:
+        raise UsageError(f"training needs the train extra (pip install -e '.[train]'): {exc}") from None
+    return run
+
+
+def _levels(text: str) -> list[float]:
+    try:
+        return [float(level) for level in text.split(",") if level.strip()]
+    except ValueError:
+        raise UsageError(f"--eval-levels takes comma-separated numbers in [0, 1], got {text!r}") from None
+
+
+def _run_training(job: Any) -> dict[str, Any]:
+    """Run ``job()`` with every expected failure as one line."""
     from envfoundry.sandbox import SandboxError, SandboxUnavailable
 
     try:
-        from envfoundry.train.run import TrainConfig, train
-    except ImportError as exc:
-        raise UsageError(f"training needs the train extra (pip install -e '.[train]'): {exc}") from None
-    try:
-        levels = [float(level) for level in args.eval_levels.split(",") if level.strip()]
-    except ValueError:
-        raise UsageError(f"--eval-levels takes comma-separated numbers in [0, 1], got {args.eval_levels!r}") from None
-    eval_envs = [name.strip() for name in args.eval_envs.split(",") if name.strip()] if args.eval_envs else None
-    try:
-        config = TrainConfig(model=args.model, envs=args.envs, controller=args.controller, active_size=args.active_size,
-                             diversity=args.diversity, steps=args.steps, out=args.out, group_size=args.group_size,
-                             groups_per_step=args.groups, learning_rate=args.learning_rate,
-                             max_completion_length=args.max_completion_length, format_weight=args.format_reward,
-                             eval_seeds=args.eval_seeds, eval_levels=levels, eval_envs=eval_envs,
-                             report_to=args.report_to, seed=args.seed, save_steps=args.save_steps,
-                             resume=args.resume)  # fmt: skip
-        summary = train(config)
+        return job()
     except (ValueError, OSError, ImportError) as exc:  # bad settings, a model that cannot load, a missing package
         raise UsageError(str(exc).strip().splitlines()[0]) from None
     except (SandboxError, SandboxUnavailable) as exc:
         raise UsageError(f"an environment in the pool cannot run in the sandbox: {exc}") from None
+
+
+def _rate_table(columns: dict[str, dict[str, dict[str, float]]],
+                formats: dict[str, dict[str, dict[str, float]]]) -> list[str]:  # fmt: skip
+    """Held-out pass rates, one row per environment and level, one column per stage of the run, with
+    the share of replies that had an answer block in brackets."""
+    stages = [stage for stage, rates in columns.items() if rates]
+    first = columns[stages[0]] if stages else {}
+    width = max([len(name) for name in first] + [11])
+    lines = [f"  {'environment':<{width}}  {'level':>5}  " + "  ".join(f"{stage:>14}" for stage in stages)]
+    for name, curve in first.items():
+        for level in curve:
+            cells = []
+            for stage in stages:
+                answered = formats.get(stage, {}).get(name, {}).get(level)
+                cells.append(f"{columns[stage][name][level]:>6.0%}" + (f" ({answered:>4.0%})" if answered is not None
+                                                                        else " " * 7))  # fmt: skip
+            lines.append(f"  {name:<{width}}  {level:>5}  " + "  ".join(f"{cell:>14}" for cell in cells))
+    return lines
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    run = _train_api()
+    eval_envs = [name.strip() for name in args.eval_envs.split(",") if name.strip()] if args.eval_envs else None
+
+    def job() -> dict[str, Any]:
+        config = run.TrainConfig(model=args.model, envs=args.envs, controller=args.controller,
+                                 active_size=args.active_size, diversity=args.diversity, steps=args.steps,
+                                 out=args.out, group_size=args.group_size, groups_per_step=args.groups,
+                                 learning_rate=args.learning_rate, max_completion_length=args.max_completion_length,
+                                 format_weight=args.format_reward, eval_seeds=args.eval_seeds,
+                                 eval_levels=_levels(args.eval_levels), eval_envs=eval_envs,
+                                 report_to=args.report_to, seed=args.seed, save_steps=args.save_steps,
+                                 resume=args.resume, warmup_steps=args.warmup_steps,
+                                 warmup_learning_rate=args.warmup_learning_rate,
+                                 warmup_max_level=args.warmup_max_level)  # fmt: skip
+        return run.train(config)
+
+    summary = _run_training(job)
     dead = summary["dead_group_share"]
     print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s"
           + (f"; dead-group share {dead:.0%}" if dead is not None else "")
           + f"; {len(summary['swaps'])} active-set swaps")  # fmt: skip
     evaluation = summary["eval"]
-    for name, rates in evaluation["before"].items():
-        after = evaluation["after"][name]
-        curve = "  ".join(f"level {level}: {rate:.0%} -> {after[level]:.0%}" for level, rate in rates.items())
-        print(f"  {name:<32} held-out pass rate  {curve}")
-    print(f"outputs in {args.out}")
+    stages = {"base": "before", "warm-up": "warmup", "GRPO": "after"}
+    if evaluation["before"]:
+        print(f"held-out pass rate (answer-block rate), {evaluation['seeds']} instances per environment and level:")
+        print("\n".join(_rate_table({label: evaluation[key] for label, key in stages.items()},
+                                    {label: evaluation["format"][key] for label, key in stages.items()})))  # fmt: skip
+    print("dead-group share per step: " + " ".join(f"{share:.0%}" for share in summary["dead_group_share_per_step"]))
+    print(f"outputs in {args.out} (eval.json)")
+    return 0
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    run = _train_api()
+
+    def job() -> dict[str, Any]:
+        config = WarmupConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                              max_level=args.max_level, seed=args.seed)  # fmt: skip
+        return run.warm_up(model=args.model, envs=args.envs, out=args.out, config=config, eval_seeds=args.eval_seeds,
+                           eval_levels=_levels(args.eval_levels), max_new_tokens=args.max_completion_length)  # fmt: skip
+
+    summary = _run_training(job)
+    print(f"\nwarm-up: {summary['config']['steps']} steps, {sum(summary['examples'].values())} examples in "
+          f"{summary['seconds']} s; loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f}")  # fmt: skip
+    evaluation = summary["eval"]
+    if evaluation["before"]:
+        print(f"held-out pass rate (answer-block rate), {evaluation['seeds']} instances per environment and level:")
+        print("\n".join(_rate_table({"base": evaluation["before"], "warm-up": evaluation["after"]},
+                                    {"base": evaluation["format_before"], "warm-up": evaluation["format_after"]})))  # fmt: skip
+    print(f"checkpoint in {args.out}: continue with `envfoundry train --model {args.out}`")
     return 0
 
 
@@ -278,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_commands(sub)
 
     p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")
-    p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M) or a path / Hugging Face id")
+    p.add_argument("--model", default="embedded",
+                   help="'embedded' (SmolLM2-135M), a .gguf file, a checkpoint directory (a warm-up's) or a Hugging "
+                        "Face id")  # fmt: skip
     p.add_argument("--envs", default="seeds", metavar="SPEC",
                    help="the pool, comma-separated: seeds, archive, archive:DIR, reasoning-gym (or rg), rg:NAME, "
                         "environment names, files (default: seeds)")  # fmt: skip
@@ -296,12 +361,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
     p.add_argument("--eval-levels", default="0.25", help="comma-separated levels to evaluate at (default 0.25)")
     p.add_argument("--eval-envs", default=None,
-                   help="comma-separated environments to evaluate (default: the active set at the start)")  # fmt: skip
+                   help="comma-separated environments to evaluate (default: the active set at the start); ones "
+                        "outside the pool are never trained on and show transfer")  # fmt: skip
     p.add_argument("--report-to", default="none", help="none, tensorboard or wandb")
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: at the end)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="format warm-up (supervised, on the environments' references) before GRPO: steps of 8 "
+                        "examples (default 0: none); saved to OUT/warmup")  # fmt: skip
+    p.add_argument("--warmup-learning-rate", type=float, default=WarmupConfig.learning_rate)
+    p.add_argument("--warmup-max-level", type=float, default=WarmupConfig.max_level,
+                   help="warm-up instances come from levels in [0, this]")  # fmt: skip
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("warmup", help="format warm-up: supervised fine-tuning on the environments' own references")
+    p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M), a .gguf file, a path or a Hugging Face id")
+    p.add_argument("--envs", default="seeds", metavar="SPEC", help="the pool, as for train (default: seeds)")
+    p.add_argument("--out", default="runs/warmup", metavar="DIR", help="where the checkpoint goes (train --model DIR)")
+    p.add_argument("--steps", type=int, default=WarmupConfig.steps)
+    p.add_argument("--batch-size", type=int, default=WarmupConfig.batch_size)
+    p.add_argument("--learning-rate", type=float, default=WarmupConfig.learning_rate)
+    p.add_argument("--max-level", type=float, default=WarmupConfig.max_level,
+                   help="instances come from levels in [0, this]")  # fmt: skip
+    p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
+    p.add_argument("--eval-levels", default="0.25", help="comma-separated levels to evaluate at (default 0.25)")
+    p.add_argument("--max-completion-length", type=int, default=64, help="tokens per held-out answer")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_warmup)
 
     p = sub.add_parser("tour", help="a short tour: every environment sampled and scored at three levels")
     p.add_argument("--seeds", type=int, default=20, help="seeds per environment and level")

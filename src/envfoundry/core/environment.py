@@ -231,6 +231,14 @@ class Environment:
         """Extra JSON facts about an instance, recorded in ``Instance.metadata``."""
         return {}
 
+    def worked_solution(self, state: dict[str, Any]) -> str | None:
+        """Short reasoning that leads to the reference (without the answer block), or None.
+
+        The format warm-up (``envfoundry warmup``) teaches a model to write it before the answer
+        block; keep it to the few steps a small model can imitate.
+        """
+        return None
+
     # ----- the consumer contract --------------------------------------------------------------
     @property
     def description(self) -> str:

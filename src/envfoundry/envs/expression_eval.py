@@ -241,6 +241,25 @@ class ExpressionEval(Environment):
     def reference(self, state: dict) -> str:
         return str(state["value"])
 
+    def worked_solution(self, state: dict) -> str:
+        # Innermost parentheses first, each replaced by its value in the steps that follow.
+        steps: list[str] = []
+
+        def reduce(node: Node) -> int:
+            if isinstance(node, int):
+                return node
+            if node[0] == "neg":
+                return -reduce(node[1])
+            values = [reduce(item) for item in node[1::2]]
+            shown = [str(values[0])] + [f"({v})" if v < 0 else str(v) for v in values[1:]]
+            text = " ".join(part for pair in zip(shown, [*node[2::2], ""], strict=True) for part in pair).strip()
+            value = evaluate(node)
+            steps.append(f"{text} = {value}")
+            return value
+
+        reduce(state["tree"])
+        return "\n".join(steps)
+
     def verify(self, state: dict, answer: str) -> Score:
         value = parse_int(answer)
         if value is None:

@@ -162,10 +162,11 @@ def _remove_stale_temporaries(target: Path, max_age_s: float = 6 * 3600) -> None
             pass
 
 
-def _convert_gguf(gguf: Path, out_dir: Path) -> None:
-    """Load the GGUF with transformers, rebuild a clean (unquantised) model from its config, and save it."""
+def load_gguf(gguf: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """(model, tokenizer) from any GGUF file transformers can read: dequantised float32 weights in a
+    clean model (no GGUF quantizer left attached), ready to train or save."""
     transformers = _import_transformers()
-    start = time.perf_counter()
+    gguf = Path(gguf)
     tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = loaded.config
@@ -175,9 +176,16 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
         delattr(config, "quantization_config")
     clean = transformers.AutoModelForCausalLM.from_config(config)
     clean.load_state_dict(loaded.state_dict())
+    return clean, tokenizer
+
+
+def _convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """Load the GGUF with transformers and save it as a plain transformers checkpoint."""
+    start = time.perf_counter()
+    clean, tokenizer = load_gguf(gguf)
     clean.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
-    del loaded, clean
+    del clean
     if not _is_complete(out_dir):
         raise LLMError(f"Converting {gguf.name} wrote an incomplete checkpoint to {out_dir}.")
     print(

@@ -1,17 +1,22 @@
-"""``envfoundry train``: GRPO with TRL on a curriculum over environments, evaluated before and after.
+"""``envfoundry train`` and ``envfoundry warmup``: an optional format warm-up (supervised, TRL's
+``SFTTrainer``; ``train.warmup``), then GRPO with TRL on a curriculum over environments, with
+held-out pass rates for the base model, after the warm-up and after GRPO.
 
-On a CPU it runs the embedded SmolLM2-135M-Instruct; on GPUs any Hugging Face causal LM, unchanged
-(bf16 where CUDA is available). The environments come from a pool spec (``curriculum.pool``: seeds,
-the archive, reasoning-gym datasets, names, files); the curriculum keeps ``active_size`` of them
-active. Output directory: ``checkpoint-N/`` (model + ``curriculum.json``), ``final/``,
+On a CPU it runs the embedded SmolLM2-135M-Instruct; on GPUs any Hugging Face causal LM, unchanged;
+bf16 autocast where the hardware multiplies bf16 natively (``train.device``). The environments come
+from a pool spec (``curriculum.pool``: seeds, the archive, reasoning-gym datasets, names, files);
+the curriculum keeps ``active_size`` of them active. Output directory: ``warmup/`` (the warmed-up
+checkpoint and ``warmup.json``), ``checkpoint-N/`` (model + ``curriculum.json``), ``final/``,
 ``curriculum.jsonl`` (per-step curriculum statistics), ``train_log.jsonl`` (TRL's logs),
-``eval.json`` (held-out pass rate per environment and level, before and after). With
-``report_to="tensorboard"`` or ``"wandb"`` the curriculum's statistics (``curriculum/...``: dead-group
-share, reward, and per environment level, accuracy and dead share) go to the same run as TRL's.
+``eval.json`` (held-out pass and answer-block rates per environment and level: before, after the
+warm-up, after GRPO; dead-group share per step). With ``report_to="tensorboard"`` or ``"wandb"``
+the curriculum's statistics (``curriculum/...``: dead-group share, reward, and per environment
+level, accuracy and dead share) go to the same run as TRL's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -21,32 +26,45 @@ from typing import Any
 
 from envfoundry.curriculum import Curriculum, build_pool
 from envfoundry.curriculum.diversity import make_similarity
+from envfoundry.train.device import use_bf16, use_cuda
 from envfoundry.train.grpo import SYSTEM_PROMPT, CurriculumReward, curriculum_dataset, make_callback
+from envfoundry.train.warmup import WarmupConfig, held_out_prompts, run_warmup
 
 EVAL_LEVELS = (0.25,)
 REPORTERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # name -> module it needs
 
 
 def load_model(spec: str) -> tuple[Any, Any]:
-    """``embedded`` (SmolLM2-135M-Instruct) or a local path / Hugging Face id of a causal LM."""
+    """``embedded`` (SmolLM2-135M-Instruct), a ``.gguf`` file, or a local checkpoint directory /
+    Hugging Face id of a causal LM (a warm-up's output directory among them)."""
     if spec == "embedded":
         from envfoundry.llm.embedded import load_embedded_model_and_tokenizer
 
         return load_embedded_model_and_tokenizer()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    if spec.lower().endswith(".gguf"):
+        from envfoundry.llm.embedded import load_gguf
 
-    tokenizer = AutoTokenizer.from_pretrained(spec)
+        if not Path(spec).is_file():
+            raise ValueError(f"no GGUF file at '{spec}'")
+        lm, tokenizer = load_gguf(spec)
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(spec)
+        lm = AutoModelForCausalLM.from_pretrained(spec)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return AutoModelForCausalLM.from_pretrained(spec), tokenizer
+    return lm, tokenizer
 
 
 def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[int],
              levels: Sequence[float] = EVAL_LEVELS, max_new_tokens: int = 64,
-             batch_size: int = 8) -> dict[str, dict[str, float]]:  # fmt: skip
+             batch_size: int = 8, system_prompt: str = SYSTEM_PROMPT,
+             format_rates: dict[str, dict[str, float]] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
     """Pass rate per environment and level (``{env: {"0.25": rate}}``) on held-out instances (seeds
-    never used in training), greedy decoding. The instances are the same before and after training."""
+    never used in training), greedy decoding. The instances are the same before and after training.
+    A ``format_rates`` dict is filled with the share of replies that had an answer block, alike."""
     import torch
     from tqdm.auto import tqdm
 
@@ -56,10 +74,10 @@ def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[i
     for name, level in tqdm(work, desc="held-out evaluation", unit="env-level", leave=False):
         env = envs[name]
         instances = [env.sample(seed, level=level) for seed in seeds]
-        correct = 0
+        correct = formatted = 0
         for start in range(0, len(instances), batch_size):
             chunk = instances[start : start + batch_size]
-            texts = [tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM_PROMPT},
+            texts = [tokenizer.apply_chat_template([{"role": "system", "content": system_prompt},
                                                    {"role": "user", "content": i.prompt}],
                                                   tokenize=False, add_generation_prompt=True) for i in chunk]  # fmt: skip
             encoded = tokenizer(texts, return_tensors="pt", padding=True).to(device)
@@ -67,8 +85,12 @@ def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[i
                 output = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
                                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
             replies = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-            correct += sum(verdict.correct for verdict in env.score_many(chunk, replies))
+            verdicts = env.score_many(chunk, replies)
+            correct += sum(verdict.correct for verdict in verdicts)
+            formatted += sum(verdict.format_ok for verdict in verdicts)
         rates.setdefault(name, {})[f"{level:g}"] = correct / len(instances)
+        if format_rates is not None:
+            format_rates.setdefault(name, {})[f"{level:g}"] = formatted / len(instances)
     return rates
 
 
@@ -97,10 +119,13 @@ class TrainConfig:
 
     ``envs``: a pool spec (``"seeds"``, ``"seeds,archive,rg"``, names, files; see ``curriculum.pool``).
     ``eval_envs``: the environments evaluated before and after (default: the active set at the start;
-    ``rg:NAME`` or ``rg_NAME`` for a reasoning-gym dataset).
+    ``rg:NAME`` or ``rg_NAME`` for a reasoning-gym dataset); ones outside the pool are never trained on.
     ``diversity``: how entrants to the active set are chosen (``auto``, ``embeddings``, ``traits``).
     ``resume``: continue from the last checkpoint in ``out`` (model, optimizer and curriculum
     state: the next batch is the one the interrupted run would have drawn).
+    ``warmup_steps``: steps of format warm-up (supervised, ``train.warmup``) on the starting active
+    set before GRPO, evaluated on its own (``eval.warmup``); saved to ``out/warmup``. A resumed run
+    does not warm up again (its checkpoint holds the warmed-up weights).
     """
 
     model: str = "embedded"
@@ -122,6 +147,9 @@ class TrainConfig:
     report_to: str = "none"
     seed: int = 0
     resume: bool = False
+    warmup_steps: int = 0
+    warmup_learning_rate: float = WarmupConfig.learning_rate
+    warmup_max_level: float = WarmupConfig.max_level
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.group_size < 2 or self.groups_per_step < 1 or self.active_size < 1:
@@ -131,6 +159,14 @@ class TrainConfig:
         self.out = str(self.out)
         self.eval_levels = _eval_levels(self.eval_levels)
         _check_reporter(self.report_to)
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
+        if self.warmup_steps:
+            self.warmup_config()  # bad warm-up settings fail before anything loads
+
+    def warmup_config(self) -> WarmupConfig:
+        return WarmupConfig(steps=self.warmup_steps, learning_rate=self.warmup_learning_rate,
+                            max_level=self.warmup_max_level, seed=self.seed)  # fmt: skip
 
 
 def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
@@ -143,17 +179,20 @@ def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
     if config.resume and checkpoint is None:
         raise ValueError(f"nothing to resume: no checkpoint-N folder in '{out}'")
     with build_pool(config.envs) as pool:
-        return _train(pool, config, checkpoint)
+        # Evaluation environments outside the pool are never trained on: they show transfer (or forgetting).
+        untrained = [spec for spec in config.eval_envs or () if _pool_name(spec) not in pool.envs]
+        with build_pool(untrained) if untrained else contextlib.nullcontext() as others:
+            return _train(pool, others.envs if others else {}, config, checkpoint)
 
 
-def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
-    import torch
+def _pool_name(spec: str) -> str:
+    return f"rg_{spec[3:]}" if spec.startswith("rg:") else spec
+
+
+def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
-    eval_names = [f"rg_{n[3:]}" if n.startswith("rg:") else n for n in c.eval_envs or ()]
-    unknown = [name for name in eval_names if name not in pool.envs]
-    if unknown:
-        raise ValueError(f"evaluation environments not in the pool: {', '.join(unknown)}")
+    eval_names = [_pool_name(spec) for spec in c.eval_envs or ()]
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:  # a fresh run into an old directory starts its step log afresh
@@ -165,15 +204,33 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
         curriculum.load(Path(checkpoint) / "curriculum.json")
     eval_names = eval_names or list(curriculum.active)
     lm, tokenizer = load_model(c.model)
-    cuda = torch.cuda.is_available()
+    cuda = use_cuda()
     if cuda:
         lm.to("cuda")
     held_out = range(c.eval_seeds)  # training seeds start at TRAIN_SEED_BASE: never these
-    eval_envs = {name: pool.envs[name] for name in eval_names}
-    before = evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length) if c.eval_seeds else {}
+    eval_envs = {name: pool.envs.get(name) or untrained[name] for name in eval_names}
+
+    formats: dict[str, dict[str, dict[str, float]]] = {"before": {}, "after": {}}
+
+    def held_out_rates(when: str) -> dict[str, dict[str, float]]:
+        if not c.eval_seeds:
+            return {}
+        return evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length,
+                        format_rates=formats[when])  # fmt: skip
+
+    before = held_out_rates("before")
+    warmup_dir = out / "warmup"
+    if c.warmup_steps and checkpoint is None:
+        warmup = _evaluated_warmup(lm, tokenizer, {name: pool.envs[name] for name in curriculum.active}, eval_envs,
+                                   c.warmup_config(), warmup_dir, c.model, held_out, c.eval_levels,
+                                   c.max_completion_length, before=(before, formats["before"]))  # fmt: skip
+    else:  # a resumed run was warmed up (or not) by its first run: its checkpoint holds the weights
+        summary_file = warmup_dir / "warmup.json"
+        warmup = json.loads(summary_file.read_text()) if checkpoint and summary_file.is_file() else {}
+    warmed = _same_eval(warmup.get("eval", {}), c)  # a resumed run's warm-up may have used other seeds
     curriculum.release_idle()  # evaluated but not active: no sandbox kept running for it
     args = GRPOConfig(
-        output_dir=str(out), use_cpu=not cuda, bf16=cuda, gradient_checkpointing=False,
+        output_dir=str(out), use_cpu=not cuda, bf16=use_bf16(), gradient_checkpointing=False,
         num_generations=c.group_size, per_device_train_batch_size=c.group_size * c.groups_per_step,
         max_completion_length=c.max_completion_length, max_steps=c.steps, learning_rate=c.learning_rate,
         logging_steps=1, report_to=c.report_to, save_strategy="steps", save_steps=c.save_steps or c.steps,
@@ -195,7 +252,7 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
     with (out / "train_log.jsonl").open("w") as handle:
         for entry in trainer.state.log_history:
             handle.write(json.dumps(entry) + "\n")
-    after = evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length) if c.eval_seeds else {}
+    after = held_out_rates("after")
     curriculum.release_idle()
     dead = [step["dead_share"] for step in callback.steps]
     summary = {
@@ -203,34 +260,86 @@ def _train(pool: Any, c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
         "pool": {"size": len(pool), "origins": pool.origins(), "active_size": curriculum.active_size,
                  "diversity": "embeddings" if similarity else "traits"},
         "steps": c.steps, "seconds": round(seconds, 1), "dead_group_share": sum(dead) / len(dead) if dead else None,
-        "swaps": [swap for step in callback.steps for swap in step["swaps"]],
-        "eval": {"levels": c.eval_levels, "seeds": c.eval_seeds, "before": before, "after": after},
+        "dead_group_share_per_step": dead, "swaps": [swap for step in callback.steps for swap in step["swaps"]],
+        "warmup": {"steps": warmup["config"]["steps"],
+                   **{key: warmup[key] for key in ("seconds", "examples", "loss_first", "loss_last")}} if warmup else {},
+        "eval": {"levels": c.eval_levels, "seeds": c.eval_seeds, "before": before,
+                 "warmup": warmed.get("after", {}), "after": after,
+                 # the share of held-out replies with an answer block, alike: how much of a gain is format
+                 "format": {**formats, "warmup": warmed.get("format_after", {})}},
     }  # fmt: skip
     (out / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     # TensorBoard: the directory transformers' callback wrote this run's events to.
     log_dir = next((getattr(cb, "logging_dir", None) for cb in trainer.callback_handler.callbacks
                     if type(cb).__name__ == "TensorBoardCallback"), None) or str(out / "runs")  # fmt: skip
-    _report_eval(c.report_to, log_dir, before, after, trainer.state.global_step)
+    _report_eval(c.report_to, log_dir, {key: summary["eval"][key] for key in ("before", "warmup", "after")},
+                 trainer.state.global_step)  # fmt: skip
     return summary
 
 
-def _report_eval(report_to: str, log_dir: str, before: dict[str, Any], after: dict[str, Any], step: int) -> None:
-    """Held-out pass rates to TensorBoard (``eval/<env>/level_<l>`` at step 0 and at the last step)
-    or to the W&B run's summary, beside the training metrics."""
-    if report_to == "tensorboard" and before:
+def warm_up(model: str = "embedded", envs: str | Sequence[str] = "seeds", out: str = "runs/warmup",
+            config: WarmupConfig | None = None, eval_seeds: int = 8, eval_levels: Sequence[float] = EVAL_LEVELS,
+            max_new_tokens: int = 64) -> dict[str, Any]:  # fmt: skip
+    """``envfoundry warmup``: the format warm-up on every environment of a pool spec, on its own;
+    held-out pass rates before and after (``eval``) when ``eval_seeds``; the checkpoint in ``out``
+    (``train --model OUT`` continues from it) with ``warmup.json``."""
+    levels = _eval_levels(eval_levels)
+    if eval_seeds < 0:
+        raise ValueError(f"eval_seeds must be 0 or more, got {eval_seeds}")
+    with build_pool(envs) as pool:
+        lm, tokenizer = load_model(model)
+        if use_cuda():
+            lm.to("cuda")
+        return _evaluated_warmup(lm, tokenizer, pool.envs, pool.envs, config or WarmupConfig(), Path(out), model,
+                                 range(eval_seeds), levels, max_new_tokens)  # fmt: skip
+
+
+def _evaluated_warmup(lm: Any, tokenizer: Any, envs: dict[str, Any], eval_envs: dict[str, Any], config: WarmupConfig,
+                      out: Path, model: str, held_out: Sequence[int], levels: Sequence[float], max_new_tokens: int,
+                      before: tuple[dict, dict] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Warm up on ``envs``; held-out pass and answer-block rates on ``eval_envs`` before (measured
+    here unless ``before`` gives them) and after; the summary in ``out/warmup.json``."""
+
+    def rates() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+        formats: dict[str, dict[str, float]] = {}
+        if not held_out:
+            return {}, formats
+        return evaluate(lm, tokenizer, eval_envs, held_out, levels, max_new_tokens, format_rates=formats), formats
+
+    before = before or rates()
+    summary = run_warmup(lm, tokenizer, envs, config, out, SYSTEM_PROMPT, held_out_prompts(eval_envs, held_out, levels))
+    after = rates()
+    summary["model"] = model
+    summary["eval"] = {"levels": list(levels), "seeds": len(held_out), "before": before[0], "after": after[0],
+                       "format_before": before[1], "format_after": after[1]}  # fmt: skip
+    (out / "warmup.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _same_eval(evaluation: dict[str, Any], c: TrainConfig) -> dict[str, Any]:
+    """``evaluation`` if it used this run's held-out seeds and levels (a resumed run may not), else {}."""
+    same = evaluation.get("seeds") == c.eval_seeds and evaluation.get("levels") == list(c.eval_levels)
+    return evaluation if same else {}
+
+
+def _report_eval(report_to: str, log_dir: str, rates: dict[str, dict[str, Any]], step: int) -> None:
+    """Held-out pass rates to TensorBoard (``eval/<env>/level_<l>`` at step 0, where GRPO started
+    (after the warm-up, if any), and at the last step) or to the W&B run's summary (``.../before``,
+    ``.../warmup``, ``.../after``), beside the training metrics."""
+    if report_to == "tensorboard" and rates["before"]:
         from torch.utils.tensorboard import SummaryWriter
 
         with SummaryWriter(log_dir=log_dir) as writer:
-            for at, rates in ((0, before), (step, after)):
-                for name, curve in rates.items():
+            for at, curves in ((0, rates["warmup"] or rates["before"]), (step, rates["after"])):
+                for name, curve in curves.items():
                     for level, rate in curve.items():
                         writer.add_scalar(f"eval/{name}/level_{level}", rate, global_step=at)
     elif report_to == "wandb":
         import wandb
 
         if wandb.run is not None:
-            for when, rates in (("before", before), ("after", after)):
-                for name, curve in rates.items():
+            for when, curves in rates.items():
+                for name, curve in curves.items():
                     for level, rate in curve.items():
                         wandb.run.summary[f"eval/{name}/level_{level}/{when}"] = rate
             wandb.finish()
