@@ -57,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     trained, untrained = pool_names(args.envs), pool_names(args.untrained)
     every = ",".join(filter(None, [args.envs, args.untrained]))
 
-    # The warm-up sees only the trained environments; it is evaluated on all of them.
+    # The warm-up sees only the trained environments (none of their held-out prompts); every arm
+    # evaluates its checkpoint on all of them before GRPO.
     warm_dir = f"{args.runs}/warmup"
-    warm = warm_up(model="embedded", envs=args.envs, out=warm_dir, eval_seeds=0,
+    warm = warm_up(model="embedded", envs=args.envs, out=warm_dir, eval_seeds=args.eval_seeds, eval_levels=levels,
+                   max_new_tokens=args.max_completion_length,
                    config=WarmupConfig(steps=args.warmup_steps, learning_rate=args.warmup_learning_rate))  # fmt: skip
     runs = {}
     for arm in ARMS:
