@@ -74,8 +74,8 @@ class WarmupConfig:
     """Settings of a format warm-up (``envfoundry warmup``, ``train --warmup-steps``).
 
     ``steps``: optimizer steps of ``batch_size`` examples; the data holds ``steps * batch_size``
-    examples spread over the environments (each seen once). ``max_level``: warm-up instances are
-    drawn from levels in [0, max_level]. ``system_prompt``: the one GRPO and evaluation use.
+    examples spread evenly over the environments (each seen once). ``max_level``: warm-up
+    instances are drawn from levels in [0, max_level].
     """
 
     steps: int = 60
@@ -106,6 +106,7 @@ def run_warmup(model: Any, tokenizer: Any, envs: Mapping[str, Any], config: Warm
     out = Path(out)
     per_env = -(-config.steps * config.batch_size // len(envs))  # ceil: every step gets a full batch
     rows = warmup_rows(envs, per_env, config.max_level, system_prompt, exclude_prompts, config.seed)
+    rows = rows[: config.steps * config.batch_size]  # round robin: the cut keeps the environments even
     if len(rows) < config.batch_size:
         raise ValueError(f"the warm-up found only {len(rows)} examples not in the held-out set; lower the "
                          f"batch size or raise the max level")  # fmt: skip
