@@ -70,8 +70,7 @@ class PlantedSubsetSum(Environment):
         return " ".join(str(x) for x in chosen)
 
     def worked_solution(self, state: dict) -> str:
-        chosen = sorted((state["numbers"][i] for i in state["planted"]), reverse=True)
-        return f"{' + '.join(map(str, chosen))} = {state['target']}"
+        return f"{' + '.join(self.reference(state).split())} = {state['target']}"
 
     def verify(self, state: dict, answer: str) -> Score:
         chosen = parse_int_list(answer)
