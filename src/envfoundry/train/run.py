@@ -60,8 +60,7 @@ def load_model(spec: str) -> tuple[Any, Any]:
 
 def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[int],
              levels: Sequence[float] = EVAL_LEVELS, max_new_tokens: int = 64,
-             batch_size: int = 8, system_prompt: str = SYSTEM_PROMPT,
-             format_rates: dict[str, dict[str, float]] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+             batch_size: int = 8, format_rates: dict[str, dict[str, float]] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
     """Pass rate per environment and level (``{env: {"0.25": rate}}``) on held-out instances (seeds
     never used in training), greedy decoding. The instances are the same before and after training.
     A ``format_rates`` dict is filled with the share of replies that had an answer block, alike."""
@@ -77,7 +76,7 @@ def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[i
         correct = formatted = 0
         for start in range(0, len(instances), batch_size):
             chunk = instances[start : start + batch_size]
-            texts = [tokenizer.apply_chat_template([{"role": "system", "content": system_prompt},
+            texts = [tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM_PROMPT},
                                                    {"role": "user", "content": i.prompt}],
                                                   tokenize=False, add_generation_prompt=True) for i in chunk]  # fmt: skip
             encoded = tokenizer(texts, return_tensors="pt", padding=True).to(device)
@@ -210,20 +209,12 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
     held_out = range(c.eval_seeds)  # training seeds start at TRAIN_SEED_BASE: never these
     eval_envs = {name: pool.envs.get(name) or untrained[name] for name in eval_names}
 
-    formats: dict[str, dict[str, dict[str, float]]] = {"before": {}, "after": {}}
-
-    def held_out_rates(when: str) -> dict[str, dict[str, float]]:
-        if not c.eval_seeds:
-            return {}
-        return evaluate(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length,
-                        format_rates=formats[when])  # fmt: skip
-
-    before = held_out_rates("before")
+    before, format_before = _rates(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length)
     warmup_dir = out / "warmup"
     if c.warmup_steps and checkpoint is None:
         warmup = _evaluated_warmup(lm, tokenizer, {name: pool.envs[name] for name in curriculum.active}, eval_envs,
                                    c.warmup_config(), warmup_dir, c.model, held_out, c.eval_levels,
-                                   c.max_completion_length, before=(before, formats["before"]))  # fmt: skip
+                                   c.max_completion_length, before=(before, format_before))  # fmt: skip
     else:  # a resumed run was warmed up (or not) by its first run: its checkpoint holds the weights
         summary_file = warmup_dir / "warmup.json"
         warmup = json.loads(summary_file.read_text()) if checkpoint and summary_file.is_file() else {}
@@ -252,7 +243,7 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
     with (out / "train_log.jsonl").open("w") as handle:
         for entry in trainer.state.log_history:
             handle.write(json.dumps(entry) + "\n")
-    after = held_out_rates("after")
+    after, format_after = _rates(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length)
     curriculum.release_idle()
     dead = [step["dead_share"] for step in callback.steps]
     summary = {
@@ -266,7 +257,7 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
         "eval": {"levels": c.eval_levels, "seeds": c.eval_seeds, "before": before,
                  "warmup": warmed.get("after", {}), "after": after,
                  # the share of held-out replies with an answer block, alike: how much of a gain is format
-                 "format": {**formats, "warmup": warmed.get("format_after", {})}},
+                 "format": {"before": format_before, "warmup": warmed.get("format_after", {}), "after": format_after}},
     }  # fmt: skip
     (out / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     # TensorBoard: the directory transformers' callback wrote this run's events to.
@@ -300,20 +291,23 @@ def _evaluated_warmup(lm: Any, tokenizer: Any, envs: dict[str, Any], eval_envs: 
     """Warm up on ``envs``; held-out pass and answer-block rates on ``eval_envs`` before (measured
     here unless ``before`` gives them) and after; the summary in ``out/warmup.json``."""
 
-    def rates() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-        formats: dict[str, dict[str, float]] = {}
-        if not held_out:
-            return {}, formats
-        return evaluate(lm, tokenizer, eval_envs, held_out, levels, max_new_tokens, format_rates=formats), formats
-
-    before = before or rates()
+    before = before or _rates(lm, tokenizer, eval_envs, held_out, levels, max_new_tokens)
     summary = run_warmup(lm, tokenizer, envs, config, out, SYSTEM_PROMPT, held_out_prompts(eval_envs, held_out, levels))
-    after = rates()
+    after = _rates(lm, tokenizer, eval_envs, held_out, levels, max_new_tokens)
     summary["model"] = model
     summary["eval"] = {"levels": list(levels), "seeds": len(held_out), "before": before[0], "after": after[0],
                        "format_before": before[1], "format_after": after[1]}  # fmt: skip
     (out / "warmup.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _rates(lm: Any, tokenizer: Any, envs: dict[str, Any], held_out: Sequence[int], levels: Sequence[float],
+           max_new_tokens: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:  # fmt: skip
+    """Held-out pass rates and answer-block rates (both empty without held-out seeds)."""
+    formats: dict[str, dict[str, float]] = {}
+    if not held_out:
+        return {}, formats
+    return evaluate(lm, tokenizer, envs, held_out, levels, max_new_tokens, format_rates=formats), formats
 
 
 def _same_eval(evaluation: dict[str, Any], c: TrainConfig) -> dict[str, Any]:
