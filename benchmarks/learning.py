@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     # Every arm starts from the same checkpoint and evaluates it greedily: its "before" is the warm-up's.
     warmed = runs[ARMS[0]]["eval"]["before"]
-    base = _base_rates(every, args, levels)
+    # The base model on the trained environments was measured by the warm-up; only the others remain.
+    base = {**warm["eval"]["before"], **(_base_rates(args.untrained, args, levels) if untrained else {})}
 
     rollouts = args.steps * args.groups * args.group_size
     print(f"\n{args.warmup_steps} warm-up steps ({warm['seconds']:.0f} s), then {rollouts} GRPO rollouts per arm; "
@@ -108,13 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _base_rates(every: str, args: argparse.Namespace, levels: list[float]) -> dict[str, dict[str, float]]:
+def _base_rates(spec: str, args: argparse.Namespace, levels: list[float]) -> dict[str, dict[str, float]]:
     """The embedded model's held-out rates before any training, on the same instances."""
     from envfoundry.curriculum import build_pool
     from envfoundry.train.run import evaluate, load_model
 
     model, tokenizer = load_model("embedded")
-    with build_pool(every) as pool:
+    with build_pool(spec) as pool:
         return evaluate(model, tokenizer, pool.envs, range(args.eval_seeds), levels, args.max_completion_length)
 
 
