@@ -79,18 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     rollouts = args.steps * args.groups * args.group_size
     print(f"\n{args.warmup_steps} warm-up steps ({warm['seconds']:.0f} s), then {rollouts} GRPO rollouts per arm; "
           f"held-out pass rate over {args.eval_seeds} seeds x levels {args.eval_levels}")  # fmt: skip
-    print(f"{'':<10}{'seconds':>9}{'dead groups':>13}{'trained':>10}{'gain':>8}{'untrained':>11}{'gain':>8}")
+    print(f"{'':<10}{'seconds':>9}{'dead groups':>13}{'all failed':>12}{'trained':>10}{'gain':>8}{'untrained':>11}"
+          f"{'gain':>8}")
     rows = {}
-    for name, rates, seconds, dead in [("base", base, None, None), ("warm-up", warmed, warm["seconds"], None)] + [
-        (arm, run["eval"]["after"], run["seconds"], run["dead_group_share"]) for arm, run in runs.items()
-    ]:
-        row = {"seconds": seconds, "dead_group_share": dead, "trained": mean_rate(rates, trained),
-               "untrained": mean_rate(rates, untrained)}  # fmt: skip
+    for name, rates, seconds, dead, unsolved in [("base", base, None, None, None),
+                                                 ("warm-up", warmed, warm["seconds"], None, None)] + [
+        (arm, run["eval"]["after"], run["seconds"], run["dead_group_share"], run["dead_unsolved_share"])
+        for arm, run in runs.items()
+    ]:  # fmt: skip
+        row = {"seconds": seconds, "dead_group_share": dead, "dead_unsolved_share": unsolved,
+               "trained": mean_rate(rates, trained), "untrained": mean_rate(rates, untrained)}  # fmt: skip
         row["trained_gain"] = row["trained"] - mean_rate(warmed, trained)
         row["untrained_gain"] = (row["untrained"] - mean_rate(warmed, untrained)) if untrained else None
         rows[name] = row
         cells = [f"{seconds:>9.0f}" if seconds is not None else f"{'':>9}",
-                 f"{dead:>13.0%}" if dead is not None else f"{'':>13}", f"{row['trained']:>10.1%}",
+                 f"{dead:>13.0%}" if dead is not None else f"{'':>13}",
+                 f"{unsolved:>12.0%}" if unsolved is not None else f"{'':>12}", f"{row['trained']:>10.1%}",
                  f"{row['trained_gain'] * 100:>+7.1f}p",
                  f"{row['untrained']:>11.1%}" if untrained else f"{'':>11}",
                  f"{row['untrained_gain'] * 100:>+7.1f}p" if untrained else ""]  # fmt: skip

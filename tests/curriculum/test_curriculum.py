@@ -42,6 +42,15 @@ def test_statistics_count_dead_groups_and_drive_the_controllers():
     assert c.controllers["knapsack"].d == 1.0 and c.controllers["sudoku"].d == 0.0  # SCALER moved knapsack up
 
 
+def test_dead_groups_are_told_apart_by_whether_every_rollout_failed():
+    c = Curriculum(envs(["knapsack", "sudoku"]), group_size=4, seed=0)
+    # knapsack: every rollout only earns the format credit (dead, unsolved); sudoku: every one right
+    _, stats = run_step(c, 4, lambda r: [0.1] * 4 if r.env == "knapsack" else [1.1] * 4)
+    assert stats["dead_share"] == 1.0 and stats["dead_unsolved_share"] == 0.5
+    assert stats["envs"]["knapsack"]["dead_unsolved_share"] == 1.0
+    assert stats["envs"]["sudoku"]["dead_unsolved_share"] == 0.0
+
+
 def test_an_environment_at_zero_accuracy_is_swapped_for_an_unlike_one():
     pool = envs()
     c = Curriculum(pool, group_size=4, active_size=3, seed_envs=list(pool), seed=3, patience=5)

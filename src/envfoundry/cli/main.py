@@ -248,7 +248,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = _run_training(job)
     dead = summary["dead_group_share"]
     print(f"\ntrained {summary['steps']} steps in {summary['seconds']} s"
-          + (f"; dead-group share {dead:.0%}" if dead is not None else "")
+          + (f"; dead-group share {dead:.0%} ({summary['dead_unsolved_share']:.0%} of groups failed every rollout)"
+             if dead is not None else "")
           + f"; {len(summary['swaps'])} active-set swaps")  # fmt: skip
     evaluation = summary["eval"]
     stages = {"base": "before", "warm-up": "warmup", "GRPO": "after"}

@@ -216,13 +216,15 @@ class Curriculum:
             name, level = self._pending[group_id]
             by_env.setdefault(name, []).append((level, rewards))
         stats: dict[str, Any] = {"step": self.step, "envs": {}}
-        all_rewards, dead = [], 0
+        all_rewards, dead, unsolved = [], 0, 0
         for name, groups in sorted(by_env.items()):
             controller = self.controllers[name]
             outcomes = [(level, sum(r >= CORRECT for r in rs) / len(rs), len(rs)) for level, rs in groups]
             controller.update(outcomes)
             rewards = [r for _, rs in groups for r in rs]
             dead_here = sum(max(rs) == min(rs) for _, rs in groups)
+            # A dead group either failed every rollout (too hard for the policy) or solved every one.
+            unsolved_here = sum(max(rs) == min(rs) and rs[0] < CORRECT for _, rs in groups)
             accuracy = sum(a * n for _, a, n in outcomes) / sum(n for _, _, n in outcomes)
             history = self.history[name]
             history["levels"].append(controller.level)
@@ -235,14 +237,17 @@ class Curriculum:
                 "reward_std": statistics.pstdev(rewards),
                 "groups": len(groups),
                 "dead_share": dead_here / len(groups),
+                "dead_unsolved_share": unsolved_here / len(groups),
             }
             all_rewards += rewards
             dead += dead_here
+            unsolved += unsolved_here
         groups_total = len(self._results)
         stats.update(
             groups=groups_total,
             dead_groups=dead,
             dead_share=dead / groups_total if groups_total else 0.0,
+            dead_unsolved_share=unsolved / groups_total if groups_total else 0.0,
             reward_mean=statistics.fmean(all_rewards) if all_rewards else 0.0,
             swaps=self._apply_swaps(),
             active=list(self.active),

@@ -246,12 +246,15 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
     after, format_after = _rates(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length)
     curriculum.release_idle()
     dead = [step["dead_share"] for step in callback.steps]
+    unsolved = [step["dead_unsolved_share"] for step in callback.steps]
     summary = {
         "config": {**asdict(c), "envs": c.envs if isinstance(c.envs, str) else list(c.envs)},
         "pool": {"size": len(pool), "origins": pool.origins(), "active_size": curriculum.active_size,
                  "diversity": "embeddings" if similarity else "traits"},
         "steps": c.steps, "seconds": round(seconds, 1), "dead_group_share": sum(dead) / len(dead) if dead else None,
-        "dead_group_share_per_step": dead, "swaps": [swap for step in callback.steps for swap in step["swaps"]],
+        "dead_group_share_per_step": dead,
+        # of all groups, the share that failed every rollout (the rest of the dead share solved every one)
+        "dead_unsolved_share": sum(unsolved) / len(unsolved) if unsolved else None, "swaps": [swap for step in callback.steps for swap in step["swaps"]],
         "warmup": {"steps": warmup["config"]["steps"],
                    **{key: warmup[key] for key in ("seconds", "examples", "loss_first", "loss_last")}} if warmup else {},
         "eval": {"levels": c.eval_levels, "seeds": c.eval_seeds, "before": before,
