@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh clone (only Python 3.11+ needed):
 #   make train  - the main job: format warm-up then GRPO on the embedded SmolLM2-135M, held-out gains
-#   make test   - lint and run the test suite (what CI runs)
+#   make test   - lint, check the import layers and run the test suite (what CI runs)
 # (make tour: list the environments, sample and score instances, no model.)
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 	touch $@
 
 # The sandbox isolates untrusted environments with bubblewrap; as root on Debian/Ubuntu we install
-# it, elsewhere we say how (envfoundry falls back to weaker isolation with a warning).
+# it, elsewhere we say how (without it envfoundry refuses to run untrusted code unless weaker isolation is chosen).
 sandbox-deps:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -33,7 +33,7 @@ sandbox-deps:
 	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
 	      { apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null; }; \
 	  else \
-	    echo "warning: bubblewrap (bwrap) is not installed; install it (apt-get install bubblewrap) for full sandbox isolation"; \
+	    echo "warning: bubblewrap (bwrap) is not installed: the sandbox will refuse untrusted code until you install it (apt-get install bubblewrap) or opt into weaker isolation (ENVFOUNDRY_SANDBOX=process)"; \
 	  fi; }
 
 # The main job: format warm-up, then GRPO (SCALER), on four easy environments where the warmed-up
@@ -50,6 +50,7 @@ tour: $(BIN)/.installed sandbox-deps
 
 test: $(BIN)/.installed sandbox-deps
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # The learning benchmark (issue 11): one warm-up, then fixed / SCALER / RLVE; about 40 minutes on 2 cores.

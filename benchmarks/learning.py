@@ -33,7 +33,7 @@ def mean_rate(rates: dict[str, dict[str, float]], names: list[str]) -> float | N
 
 
 def pool_names(spec: str) -> list[str]:
-    return [f"rg_{name[3:]}" if name.startswith("rg:") else name for name in spec.split(",") if name]
+    return [name for name in spec.split(",") if name]
 
 
 def main(argv: list[str] | None = None) -> int:

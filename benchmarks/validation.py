@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from envfoundry.core import get_class
 from envfoundry.envs import seed_names
+from envfoundry.similarity import NoveltyIndex
 from envfoundry.synth.pipeline import validate
 from envfoundry.synth.stages.base import Candidate, Context
-from envfoundry.synth.stages.novelty import NoveltyIndex
 from results_json import write_results
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "synth" / "corpus"

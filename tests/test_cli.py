@@ -142,17 +142,15 @@ def test_tour_writes_json_and_passes(capsys, tmp_path):
 def test_doctor_proves_the_isolation(capsys):
     from envfoundry.sandbox import isolation
 
+    if isolation._detect().kind != "bubblewrap":
+        pytest.skip("needs bubblewrap (tests/sandbox/test_isolation.py covers the doctor without it)")
     code, out, _ = run(capsys, "doctor", "--json")
     report = json.loads(out)
     names = {check["name"]: check["passed"] for check in report["checks"]}
     assert {"worker starts", "network", "host files hidden", "environment scrubbed", "rlimits"} <= set(names)
-    assert report["isolation"] == isolation._detect().kind
-    if report["isolation"] == "bubblewrap":
-        assert code == 0 and report["healthy"] and all(names.values())
-    else:
-        assert code == 1 and not report["healthy"]
+    assert report["isolation"] == "bubblewrap" and code == 0 and report["healthy"] and all(names.values())
     code, out, _ = run(capsys, "doctor")
-    assert f"isolation: {report['isolation']}" in out and "[ok] worker starts" in out
+    assert code == 0 and "isolation: bubblewrap" in out and "[ok] worker starts" in out
 
 
 def test_environment_files_run_in_the_sandbox_unless_trusted(capsys, tmp_path):

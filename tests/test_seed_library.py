@@ -11,7 +11,7 @@ import json
 import pytest
 
 import envfoundry
-from envfoundry.core.checks import (
+from envfoundry.checks.battery import (
     LEVELS,
     check_contract,
     check_determinism,

@@ -19,10 +19,15 @@ from envfoundry.core import (
     Verdict,
     answer_instruction,
     extract_answer,
-    make,
     register,
     registered,
 )
+from envfoundry.core import registry as _registry
+from envfoundry.resolve import make
+
+# The seed library registers itself when first needed (see core.registry); the package, which sits
+# above every layer, tells the registry where it is.
+_registry.set_seed_loader(lambda: __import__("envfoundry.envs"))
 
 __version__ = "0.1.0"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from envfoundry.archive import Archive, ArchiveError, default_archive_dir, source_hash
-from envfoundry.archive.store import APPLICATION_ID, SCHEMA_VERSION
+from envfoundry.archive.schema import APPLICATION_ID, SCHEMA_VERSION
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

@@ -7,6 +7,7 @@ import pytest
 import envfoundry
 from envfoundry.curriculum import Curriculum
 from envfoundry.curriculum.diversity import EmbeddingSimilarity, make_similarity, task_text
+from envfoundry.similarity import Embedder
 
 NEAR_PAIRS = [("knapsack", "planted_subset_sum"), ("countdown", "expression_eval")]
 
@@ -34,7 +35,7 @@ def test_a_swap_brings_in_the_entrant_farthest_from_the_active_set(near, far):
 
 @pytest.fixture(scope="module")
 def minilm():
-    available, why = __import__("envfoundry.synth.stages.novelty", fromlist=["Embedder"]).Embedder.available()
+    available, why = Embedder.available()
     if not available:
         pytest.skip(f"the embedding model is not installed: {why}")
     names = ["knapsack", "planted_subset_sum", "countdown", "expression_eval", "grid_maze", "sliding_puzzle",
@@ -75,9 +76,7 @@ def test_make_similarity_chooses_by_need_and_says_what_is_wrong(monkeypatch):
     assert make_similarity(pool, "auto", active_size=2) is None  # no inactive environment: nothing to choose
     with pytest.raises(ValueError, match="diversity must be auto, embeddings or traits"):
         make_similarity(pool, "cosine")
-    from envfoundry.synth.stages import novelty
-
-    monkeypatch.setattr(novelty.Embedder, "available", staticmethod(lambda: (False, "not installed")))
+    monkeypatch.setattr(Embedder, "available", staticmethod(lambda: (False, "not installed")))
     assert make_similarity(pool, "auto", active_size=1) is None
     with pytest.raises(ValueError, match="needs the embedding model: not installed"):
         make_similarity(pool, "embeddings")

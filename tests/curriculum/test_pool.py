@@ -112,16 +112,16 @@ def test_reasoning_gym_datasets_join_the_pool_and_the_command_line(capsys):
 
     with build_pool("rg:chain_sum,reasoning-gym,countdown") as pool:
         assert pool.origins() == {"reasoning_gym": len(DEFAULT_DATASETS), "seed": 1}
-        env = pool.envs["rg_chain_sum"]
+        env = pool.envs["rg:chain_sum"]
         instance = env.sample(5, level=0.0)
         assert env.score(instance, f"<answer>{instance.reference}</answer>").correct
     with pytest.raises(ValueError, match="unknown reasoning-gym dataset 'chain_summ'"):
         build_pool("rg:chain_summ")
-    assert envfoundry.make("rg:chain_sum").name == "rg_chain_sum"  # the same name through make()
+    assert envfoundry.make("rg:chain_sum").name == "rg:chain_sum"  # the same name through make()
     with pytest.raises(ValueError, match="'rg:chain_sum' runs in this process"):
         envfoundry.make("rg:chain_sum", sandbox=True)
     assert main(["sample", "rg:chain_sum", "--level", "0", "--json"]) == 0
-    assert '"env": "rg_chain_sum"' in capsys.readouterr().out.replace('":"', '": "')
+    assert '"env": "rg:chain_sum"' in capsys.readouterr().out.replace('":"', '": "')
     assert main(["show", "rg:chain_summ"]) == 2 and "did you mean 'chain_sum'" in capsys.readouterr().err
 
 

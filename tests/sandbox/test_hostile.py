@@ -43,7 +43,7 @@ if sandbox_isolation._detect().kind != "bubblewrap":
         pytest.fail(f"the hostile-code tests need bubblewrap in CI; {_why}", pytrace=False)
     pytest.skip(_why, allow_module_level=True)
 
-# Named, not "auto": ENVFOUNDRY_SANDBOX must not quietly run these tests in the weaker fallback.
+# Named, not left to the default: ENVFOUNDRY_SANDBOX=process must not run these tests in weaker isolation.
 ISOLATION = "bubblewrap"
 ATTACK_SEED = 13
 LEVEL = 0.5

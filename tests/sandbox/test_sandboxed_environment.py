@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 
 import pytest
 
@@ -18,10 +17,7 @@ from envfoundry.sandbox import (
     SandboxError,
     SandboxLimits,
     SandboxRejected,
-    SandboxUnavailable,
-    SandboxWarning,
     isolation,
-    resolve_isolation,
 )
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
@@ -176,33 +172,6 @@ def test_cold_start_is_recorded(write_env):
         assert 0 < env.cold_start_s < 30 and env.workers == 2
 
 
-def test_the_process_fallback_works_and_says_so_once(write_env, monkeypatch):
-    monkeypatch.setattr(isolation, "_warned", False)
-    path = write_env()
-    with pytest.warns(SandboxWarning, match="weaker 'process' isolation"):
-        env = SandboxedEnvironment(path, workers=1, isolation="process")
-    try:
-        assert env.isolation.kind == "process"
-        assert env.sample(4) == envfoundry.make(path, sandbox=False).sample(4)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            SandboxedEnvironment(path, workers=1, isolation="process").close()  # no second warning
-    finally:
-        env.close()
-
-
-def test_required_bubblewrap_refuses_to_fall_back(write_env, monkeypatch):
-    missing = isolation.Isolation("process", "test", weaker_because="bwrap is not installed")
-    monkeypatch.setattr(isolation, "_detect", lambda: missing)
-    with pytest.raises(SandboxUnavailable, match="bubblewrap isolation was required but bwrap is not installed"):
-        resolve_isolation("bubblewrap")
-    monkeypatch.setenv(isolation.ENV_VAR, "bubblewrap")
-    with pytest.raises(SandboxUnavailable):
-        envfoundry.make(str(write_env()))
-    with pytest.raises(ValueError, match="must be 'auto', 'bubblewrap' or 'process'"):
-        resolve_isolation("docker")
-
-
 def test_limits_reach_the_worker(write_env):
     source = """
 import resource
@@ -242,9 +211,9 @@ def test_workers_must_be_positive(write_env):
 
 
 def test_a_worker_that_cannot_even_start_is_one_clear_error(write_env, monkeypatch):
-    from envfoundry.sandbox import pool
+    from envfoundry.sandbox import host_worker
 
-    monkeypatch.setattr(pool, "command", lambda kind, limits: ["/nonexistent/bwrap"])
+    monkeypatch.setattr(host_worker, "command", lambda kind, limits: ["/nonexistent/bwrap"])
     before = set(isolation._uids_in_use)
     with pytest.raises(SandboxError, match="a sandbox worker could not be started: .*No such file") as caught:
         SandboxedEnvironment(write_env(), workers=2)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from envfoundry.similarity import NoveltyIndex
 from envfoundry.synth.pipeline import validate
 from envfoundry.synth.stages.base import Candidate, Context
-from envfoundry.synth.stages.novelty import NoveltyIndex
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.py"))
 _EXPECT = re.compile(r"# expect: (admitted|rejected at (\w+): (.+))")

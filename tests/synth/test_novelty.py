@@ -1,5 +1,6 @@
 """Stage 5, novelty: seeds are novel against each other, copies and paraphrases are caught, the
-structural fallback works and says so.
+structural fallback works and says so. The measures it reads (fingerprint, prompt template, index)
+are tested on their own in tests/similarity/.
 
 Run with ``-s`` to see the similarity figures (they calibrate the thresholds in novelty.py).
 """
@@ -15,17 +16,10 @@ import pytest
 
 from envfoundry.core import Environment, get_class
 from envfoundry.envs import seed_names
+from envfoundry.similarity import Embedder, NoveltyIndex
 from envfoundry.synth.stages import novelty
 from envfoundry.synth.stages.base import Candidate, Context
-from envfoundry.synth.stages.novelty import (
-    STRUCTURAL_THRESHOLD,
-    THRESHOLD,
-    Embedder,
-    NoveltyIndex,
-    prompt_template,
-    structural_fingerprint,
-    structural_similarity,
-)
+from envfoundry.synth.stages.novelty import STRUCTURAL_THRESHOLD, THRESHOLD
 
 MINILM, MINILM_WHY = Embedder.available()
 needs_minilm = pytest.mark.skipif(not MINILM, reason=f"MiniLM unavailable: {MINILM_WHY}")
@@ -299,78 +293,6 @@ def structural_index() -> NoveltyIndex:
     return NoveltyIndex.for_seeds(embedder=None)
 
 
-def test_prompt_template_folds_numbers_instruction_and_lists():
-    prompt = (
-        "You have 3 items:\n\nItem 1: weight 10, value 4\nItem 2: weight 7, value 9\nItem 3: weight 2, value 1\n\n"
-        "Numbers: 4 8 15 16 23 42\nChoose well.\nThink as long as you need, then give your final answer inside "
-        "<answer></answer> tags, for example <answer>1 2</answer>. Only the last <answer> block is read."
-    )
-    template = prompt_template([prompt, prompt.replace("10", "11")])
-    assert template == "You have <n> items:\n\nItem <n>: weight <n>, value <n>\n...\n\nNumbers: <n> ...\nChoose well."
-    assert prompt_template([]) == ""
-
-
-def test_fingerprint_ignores_names_docstrings_comments_and_order():
-    original = """
-def total(numbers):
-    '''Add them up.'''
-    acc = 0  # running sum
-    for x in numbers:
-        acc += x * 2
-    return acc
-
-def other(a: int) -> int:
-    return a - 1
-"""
-    renamed = """
-def other2(b):
-    return b - 1
-
-# moved up
-def summe(values: list[int]) -> int:
-    '''Something else entirely.'''
-    s = 0
-    for v in values:
-        s += v * 2
-    return s
-"""
-    assert structural_fingerprint(original) == structural_fingerprint(renamed)
-    assert structural_similarity(original, renamed) == 1.0
-    # Literal numbers, operators and the control flow count.
-    assert structural_fingerprint(original) != structural_fingerprint(original.replace("x * 2", "x * 3"))
-    assert structural_fingerprint(original) != structural_fingerprint(original.replace("x * 2", "x + 2"))
-    assert structural_similarity(original, original.replace("x * 2", "x + 2")) < 1.0
-
-
-def test_fingerprint_survives_partial_renames():
-    original = """
-import random as rnd
-
-def generate(rng, items):
-    weights = [rng.random() for _ in range(items)]
-    table = {"weights": weights, "n": items}
-    return {k: v for k, v in table.items()}, rnd.random()
-"""
-    # The variable renamed but not the key it is stored under; the argument renamed, so it no longer
-    # shares its name with the dict method; the import no longer aliased.
-    renamed = """
-import random
-
-def generate(rng, count):
-    masses = [rng.random() for _ in range(count)]
-    table = {"weights": masses, "n": count}
-    return {k: v for k, v in table.items()}, random.random()
-"""
-    assert structural_fingerprint(original) == structural_fingerprint(renamed)
-    # A different method of another object is a different program.
-    assert structural_fingerprint(original) != structural_fingerprint(original.replace(".items()", ".values()"))
-
-
-def test_seed_fingerprints_are_distinct():
-    prints = {structural_fingerprint(_seed_source(name)[0]) for name in seed_names()}
-    assert len(prints) == len(seed_names()) == 14
-
-
 def _check_seeds(index: NoveltyIndex, method: str) -> None:
     rows = []
     for name in seed_names():
@@ -538,11 +460,3 @@ def test_unparsable_candidate_fails_clearly(structural_index):
     report = novelty.run(Candidate("def broken(:\n"), Context(novelty_index=structural_index))
     assert not report.passed
     assert report.reason.startswith("the candidate does not parse")
-
-
-def test_index_add_and_exclude():
-    index = NoveltyIndex(embedder=None)
-    index.add("archive:a", BRACKETS, [])
-    assert index.score(BRACKETS)["duplicate_of"] == "archive:a"
-    assert index.score(BRACKETS, exclude="archive:a")["duplicate_of"] is None
-    assert index.score(BRACKETS, exclude=["archive:a"])["nearest"] is None

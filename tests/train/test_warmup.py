@@ -44,7 +44,7 @@ def test_warmup_rows_skip_held_out_prompts_mix_environments_and_stay_at_low_leve
     held_out = held_out_prompts(envs, range(16), [0.0])
     rows = warmup_rows(envs, 24, 0.1, SYSTEM, exclude_prompts=held_out)
     assert rows == warmup_rows(envs, 24, 0.1, SYSTEM, exclude_prompts=held_out)  # deterministic
-    assert len(rows) == 48 and [row["env"] for row in rows[:4]] == ["rg_chain_sum", "edit_distance"] * 2
+    assert len(rows) == 48 and [row["env"] for row in rows[:4]] == ["rg:chain_sum", "edit_distance"] * 2
     assert not {row["prompt"][1]["content"] for row in rows} & held_out
     # Level 0 of chain_sum has few distinct questions (two one-digit terms): held-out ones really were in the way.
     unfiltered = warmup_rows(envs, 24, 0.1, SYSTEM)
@@ -75,10 +75,10 @@ def test_warmup_command_fine_tunes_and_train_continues_from_its_checkpoint(tmp_p
     printed = capsys.readouterr().out
     assert "warm-up: 2 steps, 4 examples" in printed and "envfoundry train --model " + str(out) in printed
     summary = json.loads((out / "warmup.json").read_text())
-    assert summary["examples"] == {"planted_subset_sum": 2, "rg_chain_sum": 2}
+    assert summary["examples"] == {"planted_subset_sum": 2, "rg:chain_sum": 2}
     evaluation = summary["eval"]
     for rates in (evaluation["before"], evaluation["after"], evaluation["format_before"], evaluation["format_after"]):
-        assert rates.keys() == {"planted_subset_sum", "rg_chain_sum"} and all(r.keys() == {"0"} for r in rates.values())
+        assert rates.keys() == {"planted_subset_sum", "rg:chain_sum"} and all(r.keys() == {"0"} for r in rates.values())
     base = load_file(embedded_model_dir() / "model.safetensors")
     tuned = load_file(out / "model.safetensors")
     assert any(not torch.equal(base[name], tuned[name]) for name in tuned), "the warm-up changed no weight"
@@ -89,7 +89,7 @@ def test_warmup_command_fine_tunes_and_train_continues_from_its_checkpoint(tmp_p
                  "--max-completion-length", "8", "--out", str(tmp_path / "grpo")]) == 0  # fmt: skip
     trained = json.loads((tmp_path / "grpo" / "eval.json").read_text())
     assert trained["config"]["model"] == str(out) and trained["pool"]["size"] == 1
-    assert trained["eval"]["after"].keys() == {"planted_subset_sum", "rg_leg_counting"}
+    assert trained["eval"]["after"].keys() == {"planted_subset_sum", "rg:leg_counting"}
 
     capsys.readouterr()
     assert main(["warmup", "--max-level", "3", "--out", str(tmp_path / "x")]) == 2

@@ -6,17 +6,16 @@
 ...     archive.path_for("my_env")
 """
 
-from envfoundry.archive.store import (
+from envfoundry.archive.queries import ArchivedEnvironment, Record
+from envfoundry.archive.schema import (
     SCHEMA_VERSION,
-    Archive,
-    ArchivedEnvironment,
     ArchiveError,
-    Record,
     archive_exists,
     default_archive_dir,
     source_hash,
     valid_name,
 )
+from envfoundry.archive.store import Archive
 
 __all__ = [
     "SCHEMA_VERSION",

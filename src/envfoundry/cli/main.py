@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.cli.errors import UsageError
-from envfoundry.core import Environment, Instance, make, registered
-from envfoundry.train.warmup import WarmupConfig  # imports no torch: the parser shows its defaults
+from envfoundry.cli.options import add_options, options_from
+from envfoundry.core import Environment, Instance, registered
+from envfoundry.errors import EnvfoundryError
+from envfoundry.resolve import make
+from envfoundry.sandbox.isolation import isolation_setting
+
+# Neither imports torch: the parser shows their defaults.
+from envfoundry.train.run import WARMUP_OUT, WARMUP_RUN_OPTIONS, TrainConfig
+from envfoundry.train.warmup import WarmupConfig
 
 
 def _make(name: str, trust: bool = False) -> Environment:
@@ -172,13 +179,17 @@ def cmd_score(args: argparse.Namespace) -> int:
 # ----- doctor -----------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace) -> int:
     from envfoundry.sandbox.doctor import diagnose, format_report
+    from envfoundry.sandbox.isolation import IsolationSettingError
 
-    report = diagnose()
+    try:
+        report = diagnose()
+    except IsolationSettingError as exc:  # a bad ENVFOUNDRY_SANDBOX
+        raise UsageError(str(exc)) from None
     if args.json:
         _print_json(report)
     else:
         print(format_report(report))
-    return 0 if report["healthy"] else 1
+    return 0 if report["healthy"] else 1  # 1: untrusted code would not be confined (or not run at all)
 
 
 # ----- train / warmup ---------------------------------------------------------------------------
@@ -188,13 +199,6 @@ def _train_api() -> Any:
     except ImportError as exc:
         raise UsageError(f"training needs the train extra (pip install -e '.[train]'): {exc}") from None
     return run
-
-
-def _levels(text: str) -> list[float]:
-    try:
-        return [float(level) for level in text.split(",") if level.strip()]
-    except ValueError:
-        raise UsageError(f"--eval-levels takes comma-separated numbers in [0, 1], got {text!r}") from None
 
 
 def _run_training(job: Any) -> dict[str, Any]:
@@ -230,20 +234,9 @@ def _rate_table(columns: dict[str, dict[str, dict[str, float]]],
 
 def cmd_train(args: argparse.Namespace) -> int:
     run = _train_api()
-    eval_envs = [name.strip() for name in args.eval_envs.split(",") if name.strip()] if args.eval_envs else None
 
     def job() -> dict[str, Any]:
-        config = run.TrainConfig(model=args.model, envs=args.envs, controller=args.controller,
-                                 active_size=args.active_size, diversity=args.diversity, steps=args.steps,
-                                 out=args.out, group_size=args.group_size, groups_per_step=args.groups,
-                                 learning_rate=args.learning_rate, max_completion_length=args.max_completion_length,
-                                 format_weight=args.format_reward, eval_seeds=args.eval_seeds,
-                                 eval_levels=_levels(args.eval_levels), eval_envs=eval_envs,
-                                 report_to=args.report_to, seed=args.seed, save_steps=args.save_steps,
-                                 resume=args.resume, warmup_steps=args.warmup_steps,
-                                 warmup_learning_rate=args.warmup_learning_rate,
-                                 warmup_max_level=args.warmup_max_level)  # fmt: skip
-        return run.train(config)
+        return run.train(TrainConfig(**options_from(args, TrainConfig)))
 
     summary = _run_training(job)
     dead = summary["dead_group_share"]
@@ -266,10 +259,9 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     run = _train_api()
 
     def job() -> dict[str, Any]:
-        config = WarmupConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                              max_level=args.max_level, seed=args.seed)  # fmt: skip
-        return run.warm_up(model=args.model, envs=args.envs, out=args.out, config=config, eval_seeds=args.eval_seeds,
-                           eval_levels=_levels(args.eval_levels), max_new_tokens=args.max_completion_length)  # fmt: skip
+        return run.warm_up(model=args.model, envs=args.envs, out=args.out, config=WarmupConfig(**options_from(args, WarmupConfig)),
+                           eval_seeds=args.eval_seeds, eval_levels=args.eval_levels,
+                           max_new_tokens=args.max_completion_length)  # fmt: skip
 
     summary = _run_training(job)
     print(f"\nwarm-up: {summary['config']['steps']} steps, {sum(summary['examples'].values())} examples in "
@@ -297,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="envfoundry", description="Verifiable reasoning environments for RL training of language models."
     )
+    parser.add_argument("--isolation", choices=["bubblewrap", "process"], default=None,
+                        help="how untrusted environments are sandboxed: bubblewrap (the default; where it cannot run, "
+                             "nothing untrusted runs) or process (weaker, knowingly: shares the host's files and "
+                             "network); sets ENVFOUNDRY_SANDBOX for the command")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the registered environments")
@@ -341,54 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth.add_commands(sub)
 
+    # train and warmup take their options from the config dataclasses: each default is written once.
     p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")
-    p.add_argument("--model", default="embedded",
-                   help="'embedded' (SmolLM2-135M), a .gguf file, a checkpoint directory (a warm-up's) or a Hugging "
-                        "Face id")  # fmt: skip
-    p.add_argument("--envs", default="seeds", metavar="SPEC",
-                   help="the pool, comma-separated: seeds, archive, archive:DIR, reasoning-gym (or rg), rg:NAME, "
-                        "environment names, files (default: seeds)")  # fmt: skip
-    p.add_argument("--controller", default="scaler", choices=["scaler", "rlve", "fixed"])
-    p.add_argument("--active-size", type=int, default=64, help="environments active at once (default 64)")
-    p.add_argument("--diversity", default="auto", choices=["auto", "embeddings", "traits"],
-                   help="how entrants to the active set are chosen (auto: embeddings when installed and needed)")  # fmt: skip
-    p.add_argument("--steps", type=int, default=2)
-    p.add_argument("--out", default="runs/grpo", metavar="DIR")
-    p.add_argument("--group-size", type=int, default=4, help="completions per prompt (a GRPO group)")
-    p.add_argument("--groups", type=int, default=2, help="groups per step")
-    p.add_argument("--learning-rate", type=float, default=1e-5)
-    p.add_argument("--max-completion-length", type=int, default=64)
-    p.add_argument("--format-reward", type=float, default=0.0, help="extra reward for a well-formed answer block")
-    p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
-    p.add_argument("--eval-levels", default="0.25", help="comma-separated levels to evaluate at (default 0.25)")
-    p.add_argument("--eval-envs", default=None,
-                   help="comma-separated environments to evaluate (default: the active set at the start); ones "
-                        "outside the pool are never trained on and show transfer")  # fmt: skip
-    p.add_argument("--report-to", default="none", help="none, tensorboard or wandb")
-    p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps (default: at the end)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--warmup-steps", type=int, default=0,
-                   help="format warm-up (supervised, on the environments' references) before GRPO: steps of 8 "
-                        "examples (default 0: none); saved to OUT/warmup")  # fmt: skip
-    p.add_argument("--warmup-learning-rate", type=float, default=WarmupConfig.learning_rate)
-    p.add_argument("--warmup-max-level", type=float, default=WarmupConfig.max_level,
-                   help="warm-up instances come from levels in [0, this]")  # fmt: skip
+    add_options(p, TrainConfig)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("warmup", help="format warm-up: supervised fine-tuning on the environments' own references")
-    p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M), a .gguf file, a path or a Hugging Face id")
-    p.add_argument("--envs", default="seeds", metavar="SPEC", help="the pool, as for train (default: seeds)")
-    p.add_argument("--out", default="runs/warmup", metavar="DIR", help="where the checkpoint goes (train --model DIR)")
-    p.add_argument("--steps", type=int, default=WarmupConfig.steps)
-    p.add_argument("--batch-size", type=int, default=WarmupConfig.batch_size)
-    p.add_argument("--learning-rate", type=float, default=WarmupConfig.learning_rate)
-    p.add_argument("--max-level", type=float, default=WarmupConfig.max_level,
-                   help="instances come from levels in [0, this]")  # fmt: skip
-    p.add_argument("--eval-seeds", type=int, default=8, help="held-out instances per environment (0: no eval)")
-    p.add_argument("--eval-levels", default="0.25", help="comma-separated levels to evaluate at (default 0.25)")
-    p.add_argument("--max-completion-length", type=int, default=64, help="tokens per held-out answer")
-    p.add_argument("--seed", type=int, default=0)
+    add_options(p, TrainConfig, only=WARMUP_RUN_OPTIONS, defaults={"out": WARMUP_OUT})
+    add_options(p, WarmupConfig)
     p.set_defaults(func=cmd_warmup)
 
     p = sub.add_parser("tour", help="a short tour: every environment sampled and scored at three levels")
@@ -403,10 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with isolation_setting(args.isolation):
+            return args.func(args)
     except UsageError as exc:
         print(f"envfoundry: error: {exc}", file=sys.stderr)
         return 2
+    except EnvfoundryError as exc:  # e.g. the sandbox refusing to run without isolation: one line, not a traceback
+        print(f"envfoundry: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except BrokenPipeError:  # e.g. `envfoundry sample ... | head`
         return 0
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from envfoundry.core import make, registered, wrap_answer
+from envfoundry.core import registered, wrap_answer
+from envfoundry.resolve import make
 
 LEVELS = (0.0, 0.5, 1.0)
 

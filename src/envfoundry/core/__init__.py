@@ -1,4 +1,8 @@
-"""The contract: environments, instances, verdicts, parameter spaces, answers, the registry."""
+"""The contract: environments, instances, verdicts, parameter spaces, answers, the registry.
+
+``core`` is the bottom layer: it imports nothing else from the package (``envfoundry.resolve``
+turns names, files and archived environments into running ones).
+"""
 
 from envfoundry.core.answer import (
     answer_instruction,
@@ -11,7 +15,7 @@ from envfoundry.core.answer import (
 )
 from envfoundry.core.environment import Environment, Instance, Score, Verdict, contract_errors
 from envfoundry.core.params import ChoiceParam, FloatParam, IntParam, Param, ParamSpace
-from envfoundry.core.registry import get_class, load_class_from_file, make, register, registered
+from envfoundry.core.registry import get_class, load_class_from_file, register, registered
 
 __all__ = [
     "ChoiceParam",
@@ -28,7 +32,6 @@ __all__ = [
     "extract_answer",
     "get_class",
     "load_class_from_file",
-    "make",
     "parse_int",
     "parse_int_list",
     "parse_moves",

@@ -20,12 +20,14 @@ from typing import Any, ClassVar
 
 from envfoundry.core.answer import extract_answer
 from envfoundry.core.params import Param, ParamSpace
+from envfoundry.errors import ContractError, InvalidInputError
 
 ASYMMETRIES = ("algorithmic", "planted")
 AUTHOR_METHODS = ("generate", "prompt", "reference", "verify")
 # A verifier never needs more than this to judge an answer; longer ones are rejected unread.
 MAX_ANSWER_CHARS = 200_000
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# A lowercase identifier; an adapter namespaces the environments it wraps ("rg:chain_sum").
+_NAME_RE = re.compile(r"(?:[a-z][a-z0-9]{0,15}:)?[a-z][a-z0-9_]{0,63}")
 CORRECT_EPS = 1e-9
 
 
@@ -57,11 +59,11 @@ class Instance:
     def from_dict(cls, data: Mapping[str, Any]) -> Instance:
         """Rebuild an instance from ``to_dict()`` output; a missing field is a clear ``ValueError``."""
         if not isinstance(data, Mapping):
-            raise ValueError(f"an instance must be a JSON object, got {type(data).__name__}")
+            raise InvalidInputError(f"an instance must be a JSON object, got {type(data).__name__}")
         required = ("env", "version", "seed", "params", "prompt", "reference", "state")
         missing = [key for key in required if key not in data]
         if missing:
-            raise ValueError(f"instance is missing field(s): {', '.join(missing)}")
+            raise InvalidInputError(f"instance is missing field(s): {', '.join(missing)}")
         return cls(
             env=data["env"],
             version=data["version"],
@@ -79,7 +81,7 @@ class Instance:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"instance is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+            raise InvalidInputError(f"instance is not valid JSON: {exc.msg} at line {exc.lineno}") from None
         return cls.from_dict(data)
 
 
@@ -88,7 +90,7 @@ def coerce_instance(instance: Instance | Mapping[str, Any], env_name: str) -> In
     if not isinstance(instance, Instance):
         instance = Instance.from_dict(instance)
     if instance.env != env_name:
-        raise ValueError(f"instance belongs to environment '{instance.env}', not '{env_name}'")
+        raise InvalidInputError(f"instance belongs to environment '{instance.env}', not '{env_name}'")
     return instance
 
 
@@ -143,7 +145,8 @@ def contract_errors(cls: Any) -> list[str]:
     errors = []
     name = cls.__dict__.get("name", getattr(cls, "name", None))
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        errors.append(f"{label}.name must be a lowercase identifier like 'planted_subset_sum', got {name!r}")
+        errors.append(f"{label}.name must be a lowercase identifier like 'planted_subset_sum' (an adapter may "
+                      f"prefix a namespace: 'rg:chain_sum'), got {name!r}")
     if getattr(cls, "asymmetry", None) not in ASYMMETRIES:
         errors.append(f"{label}.asymmetry must be 'algorithmic' or 'planted', got {getattr(cls, 'asymmetry', None)!r}")
     space = getattr(cls, "space", None)
@@ -180,12 +183,14 @@ class Environment:
     four authoring methods; the docstring of the subclass is its description.
 
     Class attributes:
-        name: registry name, a lowercase identifier.
+        name: registry name, a lowercase identifier (an adapter may prefix a namespace, ``rg:``).
         asymmetry: ``"algorithmic"`` (hard to reason through, easy as code) or ``"planted"``
             (hard to solve, easy to verify).
         space: ``{name: IntParam | FloatParam | ChoiceParam}``.
         version: bump when the same seed and parameters would give a different instance.
         family: optional free-text family, e.g. ``"graphs"``, ``"constraint"``, ``"spatial"``.
+        seed_name: optional; the name instance draws are keyed on, where it is not ``name``: an
+            environment renamed without ``version`` bump keeps drawing the same instances.
     """
 
     name: ClassVar[str] = ""
@@ -193,11 +198,12 @@ class Environment:
     space: ClassVar[dict[str, Param]] = {}
     version: ClassVar[int] = 1
     family: ClassVar[str] = ""
+    seed_name: ClassVar[str] = ""
 
     def __init__(self) -> None:
         errors = contract_errors(type(self))
         if errors:
-            raise TypeError("; ".join(errors))
+            raise ContractError("; ".join(errors))
         self.parameter_space = ParamSpace(self.space, owner=f"environment '{self.name}'")
         self._resolve_cache: dict[tuple, tuple[dict[str, Any], str]] = {}
 
@@ -255,16 +261,16 @@ class Environment:
         ``level`` in [0, 1] sets every dimension (default 0.5); ``params`` overrides dimensions.
         """
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+            raise InvalidInputError(f"seed must be an integer, got {seed!r}")
         resolved, prefix = self._resolve(level, params)
         rng = _seed_rng(prefix, seed)
         state = self.generate(rng, **resolved)
         if not isinstance(state, dict):
-            raise TypeError(f"{self.name}.generate must return a dict, got {type(state).__name__}")
+            raise ContractError(f"{self.name}.generate must return a dict, got {type(state).__name__}")
         prompt = self.prompt(state)
         reference = self.reference(state)
         if not isinstance(prompt, str) or not isinstance(reference, str):
-            raise TypeError(f"{self.name}.prompt and .reference must return strings")
+            raise ContractError(f"{self.name}.prompt and .reference must return strings")
         metadata = {"complexity": float(self.complexity(state))}
         metadata.update(self.metadata(state))
         return Instance(
@@ -288,7 +294,7 @@ class Environment:
     def score_many(self, instances: Sequence[Instance | Mapping[str, Any]], responses: Sequence[str]) -> list[Verdict]:
         """Verdicts for many responses, one per instance."""
         if len(instances) != len(responses):
-            raise ValueError(f"got {len(instances)} instances but {len(responses)} responses")
+            raise InvalidInputError(f"got {len(instances)} instances but {len(responses)} responses")
         return [self.score(instance, response) for instance, response in zip(instances, responses, strict=True)]
 
     def time_samples(self, seeds: Sequence[int], level: float | None = None) -> list[float]:
@@ -310,7 +316,7 @@ class Environment:
             key, hit = None, None
         if hit is None:
             resolved = self.parameter_space.resolve(level, params)
-            hit = (resolved, _seed_prefix(self.name, self.version, resolved))
+            hit = (resolved, _seed_prefix(self.seed_name or self.name, self.version, resolved))
             if key is not None and len(self._resolve_cache) < 4096:
                 self._resolve_cache[key] = hit
         return dict(hit[0]), hit[1]

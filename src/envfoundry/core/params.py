@@ -12,15 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
+
 HARDER = ("up", "down")
 SCALES = ("linear", "log")
 
 
 def _check_level(level: float) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or math.isnan(level):
-        raise ValueError(f"level must be a number in [0, 1], got {level!r}")
+        raise InvalidInputError(f"level must be a number in [0, 1], got {level!r}")
     if not 0.0 <= level <= 1.0:
-        raise ValueError(f"level must be in [0, 1], got {level}")
+        raise InvalidInputError(f"level must be in [0, 1], got {level}")
     return float(level)
 
 
@@ -61,13 +63,13 @@ class _NumericParam(Param):
 
     def __post_init__(self) -> None:
         if self.low > self.high:
-            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+            raise InvalidInputError(f"low ({self.low}) must not exceed high ({self.high})")
         if self.harder not in HARDER:
-            raise ValueError(f"harder must be one of {HARDER}, got {self.harder!r}")
+            raise InvalidInputError(f"harder must be one of {HARDER}, got {self.harder!r}")
         if self.scale not in SCALES:
-            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+            raise InvalidInputError(f"scale must be one of {SCALES}, got {self.scale!r}")
         if self.scale == "log" and self.low <= 0:
-            raise ValueError("a log-scaled parameter needs low > 0")
+            raise InvalidInputError("a log-scaled parameter needs low > 0")
 
     def _fraction_to_value(self, fraction: float) -> float:
         if self.scale == "log":
@@ -107,16 +109,16 @@ class IntParam(_NumericParam):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+            raise InvalidInputError(f"parameter '{name}' must be an integer, got {value!r}")
         if not self.low <= value <= self.high:
-            raise ValueError(f"parameter '{name}' must be in [{self.low}, {self.high}], got {value}")
+            raise InvalidInputError(f"parameter '{name}' must be in [{self.low}, {self.high}], got {value}")
         return value
 
     def parse(self, name: str, text: str) -> int:
         try:
             value = int(text.strip())
         except ValueError:
-            raise ValueError(f"parameter '{name}' must be an integer, got {text!r}") from None
+            raise InvalidInputError(f"parameter '{name}' must be an integer, got {text!r}") from None
         return self.validate(name, value)
 
     def schema(self) -> dict[str, Any]:
@@ -134,16 +136,16 @@ class FloatParam(_NumericParam):
 
     def validate(self, name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise ValueError(f"parameter '{name}' must be a number, got {value!r}")
+            raise InvalidInputError(f"parameter '{name}' must be a number, got {value!r}")
         if not self.low <= value <= self.high:
-            raise ValueError(f"parameter '{name}' must be in [{self.low}, {self.high}], got {value}")
+            raise InvalidInputError(f"parameter '{name}' must be in [{self.low}, {self.high}], got {value}")
         return float(value)
 
     def parse(self, name: str, text: str) -> float:
         try:
             value = float(text.strip())
         except ValueError:
-            raise ValueError(f"parameter '{name}' must be a number, got {text!r}") from None
+            raise InvalidInputError(f"parameter '{name}' must be a number, got {text!r}") from None
         return self.validate(name, value)
 
     def schema(self) -> dict[str, Any]:
@@ -162,7 +164,7 @@ class ChoiceParam(Param):
 
     def __post_init__(self) -> None:
         if len(self.choices) == 0:
-            raise ValueError("a ChoiceParam needs at least one choice")
+            raise InvalidInputError("a ChoiceParam needs at least one choice")
         object.__setattr__(self, "choices", tuple(self.choices))
 
     def at_level(self, level: float) -> Any:
@@ -174,13 +176,13 @@ class ChoiceParam(Param):
         for choice in self.choices:
             if value == choice and type(value) is type(choice):
                 return choice
-        raise ValueError(f"parameter '{name}' must be one of {list(self.choices)}, got {value!r}")
+        raise InvalidInputError(f"parameter '{name}' must be one of {list(self.choices)}, got {value!r}")
 
     def parse(self, name: str, text: str) -> Any:
         for choice in self.choices:
             if str(choice) == text.strip():
                 return choice
-        raise ValueError(f"parameter '{name}' must be one of {list(self.choices)}, got {text!r}")
+        raise InvalidInputError(f"parameter '{name}' must be one of {list(self.choices)}, got {text!r}")
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"enum": list(self.choices), "x-harder": "later choices"}
@@ -205,29 +207,29 @@ def param_from_spec(name: str, spec: Any) -> Param:
     clear ``ValueError`` rather than a surprise later.
     """
     if not isinstance(spec, Mapping) or spec.get("kind") not in _SPEC_KINDS:
-        raise ValueError(f"parameter '{name}': spec must be an object with kind int, float or choice")
+        raise InvalidInputError(f"parameter '{name}': spec must be an object with kind int, float or choice")
     kind = spec["kind"]
     unknown = set(spec) - {"kind", "description", *_SPEC_KINDS[kind]}
     if unknown:
-        raise ValueError(f"parameter '{name}': unknown spec field(s) {sorted(unknown)}")
+        raise InvalidInputError(f"parameter '{name}': unknown spec field(s) {sorted(unknown)}")
     description = spec.get("description", "")
     if not isinstance(description, str):
-        raise ValueError(f"parameter '{name}': description must be a string")
+        raise InvalidInputError(f"parameter '{name}': description must be a string")
     try:
         if kind == "choice":
             choices = spec.get("choices")
             if not isinstance(choices, list) or not all(_is_json_scalar(choice) for choice in choices):
-                raise ValueError("choices must be a list of strings, numbers or booleans")
+                raise InvalidInputError("choices must be a list of strings, numbers or booleans")
             return ChoiceParam(choices, description=description)
         low, high = spec.get("low"), spec.get("high")
         numbers = (int,) if kind == "int" else (int, float)
         for bound in (low, high):
             if isinstance(bound, bool) or not isinstance(bound, numbers) or not math.isfinite(bound):
-                raise ValueError(f"low and high must be finite {'integers' if kind == 'int' else 'numbers'}")
+                raise InvalidInputError(f"low and high must be finite {'integers' if kind == 'int' else 'numbers'}")
         cls = IntParam if kind == "int" else FloatParam
         return cls(low, high, harder=spec.get("harder", "up"), scale=spec.get("scale", "linear"), description=description)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"parameter '{name}': {exc}") from None
+        raise InvalidInputError(f"parameter '{name}': {exc}") from None
 
 
 class ParamSpace(Mapping[str, Param]):
@@ -236,9 +238,9 @@ class ParamSpace(Mapping[str, Param]):
     def __init__(self, params: Mapping[str, Param], owner: str = "environment") -> None:
         for name, param in params.items():
             if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"{owner}: parameter name {name!r} is not a valid identifier")
+                raise InvalidInputError(f"{owner}: parameter name {name!r} is not a valid identifier")
             if not isinstance(param, Param):
-                raise ValueError(
+                raise InvalidInputError(
                     f"{owner}: parameter '{name}' must be an IntParam, FloatParam or ChoiceParam, "
                     f"got {type(param).__name__}"
                 )
@@ -264,7 +266,7 @@ class ParamSpace(Mapping[str, Param]):
         for name in params:
             if name not in self._params:
                 known = ", ".join(self._params) or "none"
-                raise ValueError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
+                raise InvalidInputError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
         level = 0.5 if level is None else level
         _check_level(level)  # checked even when every dimension is given, so bad input never passes silently
         return {
@@ -279,10 +281,10 @@ class ParamSpace(Mapping[str, Param]):
             name, sep, text = item.partition("=")
             name = name.strip()
             if not sep or not name:
-                raise ValueError(f"parameter assignment must look like name=value, got {item!r}")
+                raise InvalidInputError(f"parameter assignment must look like name=value, got {item!r}")
             if name not in self._params:
                 known = ", ".join(self._params) or "none"
-                raise ValueError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
+                raise InvalidInputError(f"unknown parameter '{name}' for {self._owner} (known: {known})")
             out[name] = self._params[name].parse(name, text)
         return out
 
@@ -293,7 +295,7 @@ class ParamSpace(Mapping[str, Param]):
     @classmethod
     def from_spec(cls, spec: Any, owner: str = "environment") -> ParamSpace:
         if not isinstance(spec, Mapping):
-            raise ValueError(f"{owner}: a parameter space spec must be a JSON object")
+            raise InvalidInputError(f"{owner}: a parameter space spec must be a JSON object")
         return cls({name: param_from_spec(name, value) for name, value in spec.items()}, owner=owner)
 
     def json_schema(self) -> dict[str, Any]:

@@ -23,12 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
+
 Outcome = tuple[float, float, int]  # (level, accuracy of the group, rollouts in the group)
 
 
 def _check_step(d_max: int) -> None:
     if isinstance(d_max, bool) or not isinstance(d_max, int) or d_max < 1:
-        raise ValueError(f"d_max must be a positive integer, got {d_max!r}")
+        raise InvalidInputError(f"d_max must be a positive integer, got {d_max!r}")
 
 
 class Controller:
@@ -67,9 +69,9 @@ class ScalerController(Controller):
     def __post_init__(self) -> None:
         _check_step(self.d_max)
         if not 0.0 < self.target < 1.0:
-            raise ValueError(f"target must be in (0, 1), got {self.target}")
+            raise InvalidInputError(f"target must be in (0, 1), got {self.target}")
         if self.k <= 0:
-            raise ValueError(f"k must be positive, got {self.k}")
+            raise InvalidInputError(f"k must be positive, got {self.k}")
         self.d = float(min(max(self.d, 0.0), self.d_max))
 
     @property
@@ -114,7 +116,7 @@ class RlveController(Controller):
     def __post_init__(self) -> None:
         _check_step(self.d_max)
         if self.window < 1 or self.min_rollouts < 1 or not 0.0 < self.threshold <= 1.0:
-            raise ValueError("window and min_rollouts must be positive and threshold in (0, 1]")
+            raise InvalidInputError("window and min_rollouts must be positive and threshold in (0, 1]")
 
     @property
     def level(self) -> float:
@@ -155,7 +157,7 @@ class FixedController(Controller):
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fixed_level <= 1.0:
-            raise ValueError(f"level must be in [0, 1], got {self.fixed_level}")
+            raise InvalidInputError(f"level must be in [0, 1], got {self.fixed_level}")
 
     @property
     def level(self) -> float:
@@ -180,7 +182,7 @@ CONTROLLERS = {"scaler": ScalerController, "rlve": RlveController, "fixed": Fixe
 def make_controller(kind: str, **options: Any) -> Controller:
     """A controller by name (``scaler``, ``rlve``, ``fixed``); an unknown name is a clear ``ValueError``."""
     if kind not in CONTROLLERS:
-        raise ValueError(f"unknown controller {kind!r}; choose one of {', '.join(CONTROLLERS)}")
+        raise InvalidInputError(f"unknown controller {kind!r}; choose one of {', '.join(CONTROLLERS)}")
     return CONTROLLERS[kind](**options)
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from envfoundry.core.environment import Instance
 from envfoundry.curriculum.controllers import Controller, controller_from_state, make_controller
+from envfoundry.errors import InvalidInputError
 
 # Training instances use seeds from here up; held-out evaluation uses seeds below it.
 TRAIN_SEED_BASE = 1_000_000
@@ -76,9 +77,9 @@ class Curriculum:
         similarity: Callable[[str, str], float] | None = None,
     ) -> None:
         if not envs:
-            raise ValueError("a curriculum needs at least one environment")
+            raise InvalidInputError("a curriculum needs at least one environment")
         if group_size < 2:
-            raise ValueError(f"group_size must be at least 2 (GRPO compares responses), got {group_size}")
+            raise InvalidInputError(f"group_size must be at least 2 (GRPO compares responses), got {group_size}")
         self.envs = dict(envs)
         self.group_size = group_size
         self.active_size = min(active_size, len(self.envs))
@@ -177,7 +178,7 @@ class Curriculum:
     def next_batch(self, n_groups: int) -> list[GroupRequest]:
         """``n_groups`` group requests spread over the active environments."""
         if n_groups < 1:
-            raise ValueError(f"n_groups must be at least 1, got {n_groups}")
+            raise InvalidInputError(f"n_groups must be at least 1, got {n_groups}")
         per_env: dict[str, int] = {}
         order = list(self.active)
         self.rng.shuffle(order)
@@ -204,9 +205,9 @@ class Curriculum:
     def report(self, group_id: int, rewards: Sequence[float]) -> None:
         """The rewards of one group's rollouts."""
         if group_id not in self._pending:
-            raise ValueError(f"group {group_id} was not handed out in this step (or was reported already)")
+            raise InvalidInputError(f"group {group_id} was not handed out in this step (or was reported already)")
         if len(rewards) < 1:
-            raise ValueError("a group needs at least one reward")
+            raise InvalidInputError("a group needs at least one reward")
         self._results[group_id] = [float(r) for r in rewards]
 
     def end_step(self) -> dict[str, Any]:
@@ -280,12 +281,12 @@ class Curriculum:
         if sorted(config["envs"]) != sorted(self.envs):
             missing = sorted(set(config["envs"]) - set(self.envs))
             new = sorted(set(self.envs) - set(config["envs"]))
-            raise ValueError(f"the saved curriculum was made for other environments ({len(missing)} of its "
+            raise InvalidInputError(f"the saved curriculum was made for other environments ({len(missing)} of its "
                              f"{len(config['envs'])} are missing here: {_few(missing)}; {len(new)} are new: "
                              f"{_few(new)})")  # fmt: skip
         for key, here in (("controller", self.controller_kind), ("active_size", self.active_size)):
             if config[key] != here:
-                raise ValueError(f"the saved curriculum has {key} {config[key]!r}; this one was made with {here!r}")
+                raise InvalidInputError(f"the saved curriculum has {key} {config[key]!r}; this one was made with {here!r}")
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
         self.step = state["step"]
@@ -310,5 +311,5 @@ class Curriculum:
         try:
             state = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read curriculum state '{path}': {exc}") from None
+            raise InvalidInputError(f"cannot read curriculum state '{path}': {exc}") from None
         self.load_state_dict(state)

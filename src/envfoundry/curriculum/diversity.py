@@ -2,8 +2,8 @@
 environments already in it (a few task patterns dominating is one way RL on many environments stalls).
 
 ``EmbeddingSimilarity`` embeds each environment's *task text* — its description and a template of
-a few of its prompts (``synth.stages.novelty.prompt_template``: numbers and data folded away, so the
-task's wording is what counts) — with all-MiniLM-L6-v2 (the ``train`` extra) and compares them by
+a few of its prompts (``similarity.prompt_template``: numbers and data folded away, so the task's
+wording is what counts) — with all-MiniLM-L6-v2 (the ``train`` extra) and compares them by
 cosine. Prompts recorded in the archive at admission are used as they are; other environments are
 sampled at level 0.5. Without the model, ``make_similarity`` returns None and the curriculum falls
 back to family and kind.
@@ -14,14 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
+from envfoundry.similarity import Embedder, prompt_template
+
 PROMPT_SEEDS = range(4)
 PROMPT_LEVEL = 0.5
 
 
 def task_text(env: Any, seeds: Sequence[int] = PROMPT_SEEDS) -> str:
     """An environment's description plus the template of a few of its prompts."""
-    from envfoundry.synth.stages.novelty import prompt_template
-
     prompts = list(getattr(env, "prompts", None) or [])
     if not prompts:
         was_open = getattr(env, "is_open", True)
@@ -39,8 +40,6 @@ class EmbeddingSimilarity:
 
     def __init__(self, envs: Mapping[str, Any], embedder: Any = None) -> None:
         if embedder is None:
-            from envfoundry.synth.stages.novelty import Embedder
-
             embedder = Embedder()
         self.names = list(envs)
         self.texts = {name: task_text(env) for name, env in envs.items()}
@@ -57,14 +56,12 @@ def make_similarity(envs: Mapping[str, Any], method: str = "auto", active_size: 
     ``"auto"``: embeddings when the model is installed and the pool is larger than the active set
     (with no inactive environment there is no entrant to choose, and loading MiniLM costs ~15 s)."""
     if method not in ("auto", "embeddings", "traits"):
-        raise ValueError(f"diversity must be auto, embeddings or traits, got {method!r}")
+        raise InvalidInputError(f"diversity must be auto, embeddings or traits, got {method!r}")
     if method == "traits":
         return None
-    from envfoundry.synth.stages.novelty import Embedder
-
     available, why = Embedder.available()
     if method == "embeddings" and not available:
-        raise ValueError(f"diversity by embeddings needs the embedding model: {why}")
+        raise InvalidInputError(f"diversity by embeddings needs the embedding model: {why}")
     if method == "auto" and (not available or (active_size is not None and len(envs) <= active_size)):
         return None
     return EmbeddingSimilarity(envs)

@@ -22,13 +22,13 @@ use and is released when the curriculum swaps it out (and started again if it co
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ORIGINS = ("seed", "archive", "reasoning_gym", "file", "registered")
+from envfoundry.errors import InvalidInputError
+from envfoundry.resolve import ORIGINS, Source, locate, open_source
 
 
 class LazyEnvironment:
@@ -48,7 +48,7 @@ class LazyEnvironment:
         prompts: Sequence[str] = (),
     ) -> None:
         if origin not in ORIGINS:
-            raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
+            raise InvalidInputError(f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
         self.name = name
         self.origin = origin
         self.family = family
@@ -112,7 +112,7 @@ class Pool:
             env.release()
             if existing.origin == env.origin:
                 return  # named twice (e.g. ``seeds,knapsack``): once is enough
-            raise ValueError(f"two environments in the pool are named '{env.name}' (from {existing.origin} "
+            raise InvalidInputError(f"two environments in the pool are named '{env.name}' (from {existing.origin} "
                              f"and from {env.origin}); leave one of them out")  # fmt: skip
         self.envs[env.name] = env
 
@@ -132,7 +132,7 @@ def parse_spec(spec: str | Sequence[str]) -> list[str]:
     items = spec.split(",") if isinstance(spec, str) else [str(item) for item in spec]
     items = [item.strip() for item in items if item.strip()]
     if not items:
-        raise ValueError("the environment pool is empty: name at least one of seeds, archive, reasoning-gym, "
+        raise InvalidInputError("the environment pool is empty: name at least one of seeds, archive, reasoning-gym, "
                          "rg:NAME, an environment name or a file")  # fmt: skip
     return items
 
@@ -148,78 +148,62 @@ def build_pool(spec: str | Sequence[str], *, sandbox_workers: int = 1) -> Pool:
 
 
 def _resolve(item: str, workers: int) -> Iterable[LazyEnvironment]:
-    from envfoundry.envs import seed_names
-
+    """The pool entries one spec item names; a single environment is located by ``envfoundry.resolve``,
+    the same way ``envfoundry.make`` finds it."""
     if item == "seeds":
-        return [_in_process(name, "seed") for name in seed_names()]
+        from envfoundry.envs import seed_names
+
+        return [_entry(Source("seed", name), workers) for name in seed_names()]
     if item == "archive" or item.startswith("archive:"):
         return _archived(item.partition(":")[2] or None, workers)
     if item in ("reasoning-gym", "reasoning_gym", "rg"):
         from envfoundry.adapters.reasoning_gym import DEFAULT_DATASETS
 
-        return [_reasoning_gym(dataset) for dataset in DEFAULT_DATASETS]
-    if item.startswith("rg:"):
-        return [_reasoning_gym(item[3:])]
-    return [_single(item, workers)]
+        return [_entry(Source("reasoning_gym", dataset), workers) for dataset in DEFAULT_DATASETS]
+    return [_entry(locate(item), workers)]
 
 
-def _started(env: Any, opener: Callable[[], Any], origin: str) -> LazyEnvironment:
-    """A pool entry for an environment that is already running (its description comes from it)."""
-    lazy = LazyEnvironment(env.name, opener, origin=origin, family=getattr(env, "family", "") or "",
+def _entry(found: Source, workers: int) -> LazyEnvironment:
+    """A pool entry, started once to learn its name and description. Code from the archive or a file
+    runs sandboxed and is stopped again until the curriculum needs it; the rest stays (it is cheap)."""
+    sandboxed = found.origin in ("archive", "file")
+    options = {"workers": workers} if sandboxed else {}
+
+    def opener() -> Any:
+        return open_source(found, **options)
+
+    env = opener()
+    lazy = LazyEnvironment(env.name, opener, origin=found.origin, family=getattr(env, "family", "") or "",
                            asymmetry=getattr(env, "asymmetry", "") or "",
                            description=getattr(env, "description", "") or "")  # fmt: skip
     lazy._env, lazy.opened = env, 1
+    if sandboxed:
+        lazy.release()
     return lazy
 
 
-def _in_process(name: str, origin: str) -> LazyEnvironment:
-    import envfoundry
-
-    return _started(envfoundry.make(name), lambda: envfoundry.make(name), origin)  # cheap: no reason to defer
-
-
-def _reasoning_gym(dataset: str) -> LazyEnvironment:
-    from envfoundry.adapters.reasoning_gym import make_environment
-
-    return _started(make_environment(dataset), lambda: make_environment(dataset), "reasoning_gym")
-
-
 def _archived(root: str | None, workers: int) -> list[LazyEnvironment]:
+    """Every environment admitted to the archive at ``root`` (the default archive if None), not started:
+    the archive records their descriptions and sample prompts."""
     from envfoundry.archive import Archive, archive_exists, default_archive_dir
-    from envfoundry.sandbox import SandboxedEnvironment
 
     directory = Path(root).expanduser() if root else default_archive_dir()
     if not archive_exists(directory):
-        raise ValueError(f"no archive at '{directory}' (run `envfoundry synthesize` or `envfoundry archive add` "
+        raise InvalidInputError(f"no archive at '{directory}' (run `envfoundry synthesize` or `envfoundry archive add` "
                          "first, or set ENVFOUNDRY_ARCHIVE)")  # fmt: skip
     with Archive(directory) as archive:
         admitted = archive.environments()
         paths = {env.name: archive.path_for(env.name) for env in admitted}
     if not admitted:
-        raise ValueError(f"the archive at '{directory}' has no admitted environments yet")
+        raise InvalidInputError(f"the archive at '{directory}' has no admitted environments yet")
     out = []
     for entry in admitted:
-        path = paths[entry.name]
+        found = Source("archive", str(paths[entry.name]), archive=directory)
 
-        def opener(path: Path | None = path) -> Any:
-            return SandboxedEnvironment(path, workers=workers)
+        def opener(found: Source = found) -> Any:
+            return open_source(found, workers=workers)
 
         out.append(LazyEnvironment(entry.name, opener, origin="archive", family=entry.family or "",
                                    asymmetry=entry.asymmetry or "", description=entry.description or "",
                                    prompts=(entry.novelty or {}).get("prompts") or []))  # fmt: skip
     return out
-
-
-def _single(item: str, workers: int) -> LazyEnvironment:
-    import envfoundry
-    from envfoundry.core.registry import registered
-    from envfoundry.envs import seed_names
-
-    if item in registered():
-        return _in_process(item, "seed" if item in seed_names() else "registered")
-    origin = "file" if item.endswith(".py") or "/" in item or os.sep in item else "archive"
-    # A file or an archived name runs sandboxed (an unknown name is a ValueError naming it): started
-    # once to learn its name and description, then stopped until the curriculum needs it.
-    lazy = _started(envfoundry.make(item, workers=workers), lambda: envfoundry.make(item, workers=workers), origin)
-    lazy.release()
-    return lazy

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
 from envfoundry.llm.base import ChatModel, Completion, Conversation, LLMError, Message, Usage
 from envfoundry.llm.embedded import (
     EmbeddedChat,
@@ -48,15 +49,15 @@ def make_chat_model(spec: str | None, model: str | None = None, **kwargs: Any) -
     if spec is None or spec.strip().lower() == "embedded":
         if model is not None and model.lower() != EmbeddedChat.name:
             if not Path(model).is_dir():
-                raise ValueError(
+                raise InvalidInputError(
                     f"The embedded backend runs {EmbeddedChat.name} or a model directory; {model!r} is neither."
                 )
             kwargs.setdefault("model_dir", model)
         return EmbeddedChat(**kwargs)
     if spec.lower().startswith(("http://", "https://")):
         if not model:
-            raise ValueError(
+            raise InvalidInputError(
                 f"A model name is required for the endpoint {spec} (pass model=..., the server's model id)."
             )
         return OpenAIChat(spec, model, **kwargs)
-    raise ValueError(f"Unknown chat model spec {spec!r}; use 'embedded' or an http(s):// base URL.")
+    raise InvalidInputError(f"Unknown chat model spec {spec!r}; use 'embedded' or an http(s):// base URL.")

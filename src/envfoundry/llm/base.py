@@ -8,13 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from envfoundry.errors import EnvfoundryError
+
 Message = dict[str, str]
 Conversation = list[Message]
 
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 
 
-class LLMError(RuntimeError):
+class LLMError(EnvfoundryError, RuntimeError):
     """A language-model call failed; the message is one sentence saying what and where."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:

@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envfoundry.errors import InvalidInputError
 from envfoundry.llm.base import ChatModel, Completion, Conversation, LLMError, as_llm_error, check_messages
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def _torch_dtype(dtype: Any) -> torch.dtype:
         return dtype
     value = getattr(torch, str(dtype).removeprefix("torch."), None)
     if not isinstance(value, torch.dtype):
-        raise ValueError(f"Unknown torch dtype {dtype!r}.")
+        raise InvalidInputError(f"Unknown torch dtype {dtype!r}.")
     return value
 
 
@@ -258,7 +259,7 @@ class EmbeddedChat(ChatModel):
     ) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError("batch_size must be >= 1.")
+            raise InvalidInputError("batch_size must be >= 1.")
         self.model, self.tokenizer = load_embedded_model_and_tokenizer(
             model_dir, device=device, dtype=dtype, cache_dir=cache_dir
         )

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
 from envfoundry.llm.base import ChatModel, Completion, Conversation, LLMError, check_messages
 
 _USER_AGENT = "envfoundry-llm/0.1"
@@ -45,11 +46,11 @@ class OpenAIChat(ChatModel):
     ) -> None:
         super().__init__()
         if not isinstance(base_url, str) or not re.match(r"^https?://[^/\s]+", base_url, re.IGNORECASE):
-            raise ValueError(f"base_url must start with http:// or https:// (got {base_url!r}).")
+            raise InvalidInputError(f"base_url must start with http:// or https:// (got {base_url!r}).")
         if not model or not isinstance(model, str):
-            raise ValueError("An OpenAI-compatible endpoint needs a model name (the server's model id).")
+            raise InvalidInputError("An OpenAI-compatible endpoint needs a model name (the server's model id).")
         if concurrency < 1 or max_retries < 0 or timeout_s <= 0 or backoff_s < 0:
-            raise ValueError("concurrency must be >= 1, max_retries >= 0, timeout_s > 0 and backoff_s >= 0.")
+            raise InvalidInputError("concurrency must be >= 1, max_retries >= 0, timeout_s > 0 and backoff_s >= 0.")
         self.base_url = base_url.rstrip("/")
         self.url = f"{self.base_url}/chat/completions"
         self.model = model

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; the fallback keeps a worker alive
@@ -35,7 +37,7 @@ def encode(value: Any, fast: bool = True) -> bytes:
             data = orjson.dumps(value, option=_OPTIONS)
         except TypeError as exc:
             if "recursion" in str(exc).lower():
-                raise ValueError("the value is nested too deeply") from None
+                raise InvalidInputError("the value is nested too deeply") from None
         else:
             if b"null" not in data:
                 return b"o" + data + b"\n"
@@ -50,5 +52,5 @@ def decode(line: bytes) -> Any:
         if line[:1] in (b"o", b"j"):
             return json.loads(line[1:])
     except RecursionError:
-        raise ValueError("the value is nested too deeply") from None
-    raise ValueError("a protocol line must start with its codec byte")
+        raise InvalidInputError("the value is nested too deeply") from None
+    raise InvalidInputError("a protocol line must start with its codec byte")

@@ -2,7 +2,9 @@
 
 The report starts a real sandbox pool with the probe environment (``probe.py``), lets it try what
 isolation must prevent, and checks each finding from the host. ``healthy`` is true only when the
-workers run under bubblewrap and every property holds.
+workers run under bubblewrap and every property holds. Where bubblewrap cannot run, the doctor
+fails closed like every sandbox: it starts nothing and prints the fix (``isolation.FIX``). With the
+``process`` opt-in it still probes, but says how much weaker that is, and is never healthy.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import sys
 import threading
 from typing import Any
 
-import envfoundry
 from envfoundry.sandbox.codec import orjson
 from envfoundry.sandbox.environment import SandboxedEnvironment
-from envfoundry.sandbox.isolation import resolve_isolation
+from envfoundry.sandbox.isolation import _detect, requested, resolve_isolation, unavailable_message
 from envfoundry.sandbox.limits import SandboxLimits
 from envfoundry.sandbox.pool import SandboxError
 from envfoundry.sandbox.probe import MARKER_VARIABLE
@@ -46,23 +47,42 @@ def _listener() -> tuple[socket.socket, list[bool]]:
     return server, accepted
 
 
-def diagnose(limits: SandboxLimits | None = None) -> dict[str, Any]:
-    """Everything the doctor knows, as JSON-ready data."""
+def diagnose(limits: SandboxLimits | None = None, isolation: str | None = None) -> dict[str, Any]:
+    """Everything the doctor knows, as JSON-ready data. ``isolation`` is the setting to examine
+    (as for ``SandboxedEnvironment``: ``None`` lets ``ENVFOUNDRY_SANDBOX`` decide); ``fix`` says
+    what to do when the report is not healthy for want of bubblewrap."""
     limits = limits or SandboxLimits()
-    active = resolve_isolation()
+    kind, _ = requested(isolation)
+    bubblewrap = _detect()
+    problem = bubblewrap.weaker_because  # None when bubblewrap works here
     report: dict[str, Any] = {
-        "envfoundry": envfoundry.__version__,
+        "envfoundry": _version(),
         "python": f"{platform.python_version()} ({sys.executable})",
         "platform": platform.platform(),
         "running_as_root": os.geteuid() == 0,
         "bwrap": shutil.which("bwrap"),
+        "bubblewrap_problem": problem,
         "fast_json": orjson is not None,
-        "isolation": active.kind,
-        "isolation_detail": active.detail,
-        "weaker_because": active.weaker_because,
         "limits": limits.to_dict(),
         "checks": [],
+        "healthy": False,
     }
+    if kind == "bubblewrap" and problem is not None:
+        # The sandbox would refuse every environment: so does the doctor, with the same fix.
+        report.update(isolation=bubblewrap.kind, isolation_detail=bubblewrap.detail, weaker_because=problem,
+                      fix=unavailable_message(problem))  # fmt: skip
+        return report
+    active = resolve_isolation(isolation)
+    report.update(isolation=active.kind, isolation_detail=active.detail, weaker_because=active.weaker_because)
+    if active.kind == "bubblewrap":
+        report["fix"] = None
+    elif problem is None:
+        report["fix"] = "bubblewrap works here: drop the process opt-in to use it"
+    else:
+        report["fix"] = (
+            f"bubblewrap cannot run here ({problem}): install it (e.g. `apt-get install bubblewrap`) and drop the "
+            "process opt-in"
+        )
     checks: list[dict[str, Any]] = report["checks"]
 
     def check(name: str, passed: bool, detail: str) -> None:
@@ -71,10 +91,9 @@ def diagnose(limits: SandboxLimits | None = None) -> dict[str, Any]:
     server, accepted = _listener()
     os.environ[MARKER_VARIABLE] = "visible-to-the-host-only"
     try:
-        env = SandboxedEnvironment(module="envfoundry.sandbox.probe", limits=limits, workers=1)
+        env = SandboxedEnvironment(module="envfoundry.sandbox.probe", limits=limits, workers=1, isolation=isolation)
     except SandboxError as exc:
         check("worker starts", False, str(exc))
-        report["healthy"] = False
         return report
     finally:
         del os.environ[MARKER_VARIABLE]
@@ -88,10 +107,12 @@ def diagnose(limits: SandboxLimits | None = None) -> dict[str, Any]:
     privileged = os.geteuid() == 0
     check("network", state["network"].startswith("blocked") and not accepted,
           f"connecting to a listener on the host's 127.0.0.1: {state['network']}")
-    check("host files hidden", state["read_host_file"].startswith("blocked"), f"reading /etc/passwd: {state['read_host_file']}")
+    check("host files hidden", state["read_host_file"].startswith("blocked"),
+          f"reading /etc/passwd: {state['read_host_file']}")
     check("host files read-only", state["write_outside_tmp"].startswith("blocked"),
           f"writing into the envfoundry package: {state['write_outside_tmp']}")
-    check("private /tmp writable", state["write_tmp"] == "allowed", f"writing /tmp: {state['write_tmp']}")
+    check("private /tmp writable", state["write_tmp"] == "allowed",
+          f"writing its temporary directory: {state['write_tmp']}")
     check("environment scrubbed", not state["marker_visible"],
           f"host variable {'visible' if state['marker_visible'] else 'not visible'}; the worker sees "
           f"{', '.join(state['environment_variables']) or 'no variables'}")
@@ -114,14 +135,15 @@ def diagnose(limits: SandboxLimits | None = None) -> dict[str, Any]:
 def format_report(report: dict[str, Any]) -> str:
     mib = 1024 * 1024
     limits = report["limits"]
+    bwrap, problem = report["bwrap"], report["bubblewrap_problem"]
     lines = [
         f"envfoundry {report['envfoundry']}, Python {report['python']}",
         f"platform: {report['platform']}{' (root)' if report['running_as_root'] else ''}",
-        f"bwrap: {report['bwrap'] or 'not found'}",
+        f"bwrap: {bwrap or 'not found'}" + (f" (cannot start: {problem})" if bwrap and problem else ""),
         f"fast JSON (orjson): {'yes' if report['fast_json'] else 'no - the sandbox is slower'}",
         f"isolation: {report['isolation']} ({report['isolation_detail']})",
     ]
-    if report["weaker_because"]:
+    if report["isolation"] == "process":
         lines.append(f"  WARNING: weaker than bubblewrap because {report['weaker_because']}")
     lines.append(
         f"limits: {limits['call_timeout_s']:g} s per call, {limits['memory_bytes'] / mib:.0f} MiB per worker, "
@@ -131,6 +153,20 @@ def format_report(report: dict[str, Any]) -> str:
     )
     for item in report["checks"]:
         lines.append(f"  [{'ok' if item['passed'] else 'FAIL'}] {item['name']}: {item['detail']}")
-    lines.append("healthy: untrusted environments are confined" if report["healthy"]
-                 else "NOT healthy: see the lines above")  # fmt: skip
+    if report["healthy"]:
+        lines.append("healthy: untrusted environments are confined")
+    elif report["isolation"] == "process":
+        lines.append(f"NOT healthy: process isolation leaves the host's files and network open; {report['fix']}")
+    else:
+        lines.append(f"NOT healthy: {report['fix'] or 'see the lines above'}")
     return "\n".join(lines)
+
+
+def _version() -> str:
+    """The installed package's version (read from its metadata: the package's root sits above this layer)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("envfoundry")
+    except PackageNotFoundError:
+        return "unknown"

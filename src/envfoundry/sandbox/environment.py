@@ -18,13 +18,14 @@ from typing import Any
 from envfoundry.core.environment import ASYMMETRIES, CORRECT_EPS, Instance, Verdict, answer_to_verify, coerce_instance
 from envfoundry.core.params import ParamSpace
 from envfoundry.core.registry import read_source
+from envfoundry.errors import EnvfoundryError, InvalidInputError
 from envfoundry.sandbox.isolation import resolve_isolation
 from envfoundry.sandbox.limits import SandboxLimits
 from envfoundry.sandbox.pool import SandboxError, SandboxPool
 from envfoundry.sandbox.static_check import describe_findings, static_check
 
 
-class SandboxRejected(ValueError):
+class SandboxRejected(EnvfoundryError, ValueError):
     """The static pre-check rejected the environment's source before it ran."""
 
 
@@ -49,8 +50,11 @@ class SandboxedEnvironment:
 
     limits: ``SandboxLimits`` (defaults: 2 s per call, 1 GiB per worker).
     workers: worker processes (default: the number of cores, at most 4).
-    isolation: ``"auto"`` (bubblewrap where it runs, else the process fallback with a warning),
-        ``"bubblewrap"`` (refuse without it) or ``"process"``.
+    isolation: ``"bubblewrap"``, or ``"process"`` to accept weaker isolation knowingly (it shares
+        the host's files and network, and warns once). ``None`` or ``"auto"`` (the default) lets
+        ``ENVFOUNDRY_SANDBOX`` decide, and means bubblewrap when it is unset. Where bubblewrap
+        cannot run, bubblewrap isolation raises ``SandboxUnavailable`` with the fix: the sandbox
+        never weakens on its own.
     static_check: reject obviously disallowed source (imports of os, socket, ...; eval, open, ...)
         before starting anything. Security never depends on it.
     """
@@ -64,28 +68,28 @@ class SandboxedEnvironment:
         module: str | None = None,
         limits: SandboxLimits | None = None,
         workers: int | None = None,
-        isolation: str = "auto",
+        isolation: str | None = None,
         static_check: bool = True,
     ) -> None:
         if sum(x is not None for x in (path, source, module)) != 1:
-            raise ValueError("give exactly one of a path to an environment file, its source, or a module name")
+            raise InvalidInputError("give exactly one of a path to an environment file, its source, or a module name")
         if limits is None:
             limits = SandboxLimits()
         elif not isinstance(limits, SandboxLimits):
-            raise ValueError(f"limits must be a SandboxLimits, got {type(limits).__name__}")
+            raise InvalidInputError(f"limits must be a SandboxLimits, got {type(limits).__name__}")
         if path is not None or source is not None:
             if path is not None:
                 source, label = read_source(path), os.fspath(path)
             else:
                 if not isinstance(source, str):
-                    raise ValueError(f"source must be text, got {type(source).__name__}")
+                    raise InvalidInputError(f"source must be text, got {type(source).__name__}")
                 label = filename
             if static_check:
                 _reject_if_flagged(source, label)
             load: dict[str, Any] = {"source": source, "filename": label}
         else:
             if not isinstance(module, str) or not module.startswith("envfoundry."):
-                raise ValueError(f"module must name an environment module of envfoundry, got {module!r}")
+                raise InvalidInputError(f"module must name an environment module of envfoundry, got {module!r}")
             label = module
             load = {"module": module}
         self.source_label = label
@@ -101,14 +105,14 @@ class SandboxedEnvironment:
     def _adopt(self, description: Mapping[str, Any]) -> None:
         name, version = description.get("name"), description.get("version")
         if not isinstance(name, str) or not name:
-            raise ValueError("name must be a non-empty string")
+            raise InvalidInputError("name must be a non-empty string")
         if isinstance(version, bool) or not isinstance(version, int):
-            raise ValueError("version must be an integer")
+            raise InvalidInputError("version must be an integer")
         if description.get("asymmetry") not in ASYMMETRIES:
-            raise ValueError("asymmetry must be 'algorithmic' or 'planted'")
+            raise InvalidInputError("asymmetry must be 'algorithmic' or 'planted'")
         for key in ("family", "description"):
             if not isinstance(description.get(key), str):
-                raise ValueError(f"{key} must be a string")
+                raise InvalidInputError(f"{key} must be a string")
         self.name: str = name
         self.version: int = version
         self.asymmetry: str = description["asymmetry"]
@@ -168,7 +172,7 @@ class SandboxedEnvironment:
         level_value = None if level is None else float(level)
         for seed in seeds:
             if isinstance(seed, bool) or not isinstance(seed, int):
-                raise ValueError(f"seed must be an integer, got {seed!r}")
+                raise InvalidInputError(f"seed must be an integer, got {seed!r}")
         return [[seed, level_value, resolved] for seed in seeds]
 
     def _instance(self, data: Any, seed: int, level: float | None, resolved: dict[str, Any]) -> Any:
@@ -201,7 +205,7 @@ class SandboxedEnvironment:
 
     def _score(self, instances: Sequence[Any], texts: Sequence[str], bare: bool) -> list[Verdict]:
         if len(instances) != len(texts):
-            raise ValueError(f"got {len(instances)} instances but {len(texts)} responses")
+            raise InvalidInputError(f"got {len(instances)} instances but {len(texts)} responses")
         verdicts: list[Verdict | None] = [None] * len(texts)
         items, where = [], []
         for index, (instance, text) in enumerate(zip(instances, texts, strict=True)):

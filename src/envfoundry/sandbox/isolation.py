@@ -1,26 +1,32 @@
 """Which operating-system isolation confines sandbox workers, and the command that starts one.
 
-Two levels, strongest first:
+The sandbox fails closed: untrusted code runs under bubblewrap or not at all. Two kinds, of which
+only the first is ever chosen without being asked for:
 
-``bubblewrap``
+``bubblewrap`` (the default)
     Each worker runs under ``bwrap`` in new mount, PID, network, IPC and UTS namespaces: the root
     file system is empty but for read-only binds of /usr and the Python installation, a private
     /tmp (a small tmpfs), /proc of its own PID namespace and a minimal /dev; no network interface
     but a down loopback; an empty environment; no capabilities and no-new-privileges. When the host
     runs as root, each worker also drops to a uid of its own, so per-user limits (processes) apply
-    and it cannot signal host processes or other workers.
-``process``
-    Where bubblewrap cannot run: a separate process with the same rlimits, an empty environment,
-    a private working directory and (as root) a uid of its own, but sharing the host's file
-    system view and network. It is announced with a ``SandboxWarning`` once per process and by
-    ``envfoundry doctor``.
+    and it cannot signal host processes or other workers. Where bubblewrap is missing or cannot
+    start (no user namespaces, say), starting a sandbox raises ``SandboxUnavailable``, whose message
+    says how to fix it.
+``process`` (only when asked for)
+    A separate process with the same rlimits, an empty environment, a private working directory
+    and (as root) a uid of its own, but sharing the host's file system view and network: hostile
+    code can read host files and write wherever the worker's uid may. It runs only when the caller
+    accepts that knowingly, with ``isolation="process"``, ``ENVFOUNDRY_SANDBOX=process`` or
+    ``envfoundry --isolation process``, and a ``SandboxWarning`` says so once per process.
 
-Untrusted code never runs in the host process unless the caller says so (``sandbox=False``).
-``ENVFOUNDRY_SANDBOX=bubblewrap`` makes the weaker fallback an error instead of a warning.
+An explicit ``isolation`` argument wins over ``ENVFOUNDRY_SANDBOX``; ``"auto"`` (or no argument)
+defers to the variable, and without it means bubblewrap. Untrusted code never runs in the host
+process unless the caller says so (``sandbox=False``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import itertools
@@ -30,14 +36,21 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import envfoundry
+from envfoundry.errors import EnvfoundryError
 from envfoundry.sandbox.limits import SandboxLimits
 
 KINDS = ("bubblewrap", "process")
+# The variable behind every non-argument setting: the CLI's --isolation sets it too.
 ENV_VAR = "ENVFOUNDRY_SANDBOX"
+# What to do where bubblewrap cannot run: the end of every SandboxUnavailable message and the doctor.
+FIX = (
+    "install bubblewrap (e.g. `apt-get install bubblewrap`), or accept weaker isolation knowingly with "
+    f'isolation="process", --isolation process or {ENV_VAR}=process'
+)
 # Mount point of the envfoundry package inside a bubblewrap sandbox.
 SANDBOX_ROOT = "/opt/envfoundry"
 # Sandbox uids: outside the range of real accounts, one per worker.
@@ -48,18 +61,25 @@ _uids_in_use: set[int] = set()
 
 
 class SandboxWarning(UserWarning):
-    """The sandbox runs with weaker isolation than bubblewrap."""
+    """The sandbox runs with weaker isolation than bubblewrap, because the caller asked for it."""
 
 
-class SandboxUnavailable(RuntimeError):
-    """The isolation that was required cannot run on this machine."""
+class SandboxUnavailable(EnvfoundryError, RuntimeError):
+    """The sandbox cannot isolate untrusted code on this machine, so it refuses to run it."""
+
+
+class IsolationSettingError(EnvfoundryError, ValueError):
+    """An isolation setting (argument or ``ENVFOUNDRY_SANDBOX``) that is not one of the kinds."""
 
 
 @dataclass(frozen=True)
 class Isolation:
+    """How sandbox workers are confined: ``kind`` is ``bubblewrap``, ``process`` (asked for), or
+    ``none`` (what ``_detect`` reports where bubblewrap cannot run; no worker ever starts under it)."""
+
     kind: str
     detail: str
-    # Why the strongest isolation is not in use (None when it is).
+    # Why the isolation is weaker than bubblewrap (None when it is bubblewrap).
     weaker_because: str | None = None
 
     @property
@@ -79,7 +99,7 @@ def _python() -> str:
 
 
 def _package_dir() -> str:
-    return str(Path(envfoundry.__file__).resolve().parent)
+    return str(Path(__file__).resolve().parents[1])  # the envfoundry package
 
 
 def next_uid() -> int:
@@ -92,7 +112,9 @@ def next_uid() -> int:
             if uid not in _uids_in_use:
                 _uids_in_use.add(uid)
                 return uid
-    raise RuntimeError("more than 1000 sandbox workers alive in one process")
+    raise SandboxUnavailable(
+        "more than 1000 sandbox workers are alive in this process; close the environments no longer in use"
+    )
 
 
 def release_uid(uid: int | None) -> None:
@@ -115,7 +137,8 @@ def _boot_code(paths: list[str]) -> str:
 def bwrap_command(limits: SandboxLimits) -> list[str]:
     """The ``bwrap`` command line that starts one worker."""
     argv = [
-        "bwrap",
+        # By absolute path: the worker is started with an empty environment, so no PATH to search.
+        shutil.which("bwrap") or "bwrap",
         "--unshare-ipc",
         "--unshare-pid",
         "--unshare-net",
@@ -181,7 +204,7 @@ def bwrap_command(limits: SandboxLimits) -> list[str]:
 
 
 def process_command() -> list[str]:
-    """The command that starts one worker without bubblewrap (the ``process`` fallback)."""
+    """The command that starts one worker without bubblewrap (``process`` isolation, only when asked for)."""
     paths = [str(Path(_package_dir()).parent)]
     orjson_dir = _orjson_dir()
     if orjson_dir is not None:
@@ -191,7 +214,8 @@ def process_command() -> list[str]:
 
 def _bwrap_version() -> str:
     try:
-        out = subprocess.run(["bwrap", "--version"], capture_output=True, text=True, timeout=10, check=False)
+        argv = [shutil.which("bwrap") or "bwrap", "--version"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return "bubblewrap"
     return out.stdout.strip() or "bubblewrap"
@@ -200,7 +224,7 @@ def _bwrap_version() -> str:
 def probe_bubblewrap() -> str | None:
     """None if bubblewrap can start Python here the way workers use it, else why not."""
     if shutil.which("bwrap") is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return "bwrap is not installed"
     argv = bwrap_command(SandboxLimits())
     # The probe runs the real command line with a trivial program instead of the worker.
     argv[argv.index("-c") + 1] = "print('sandbox-ok')"
@@ -216,14 +240,15 @@ def probe_bubblewrap() -> str | None:
 
 @functools.cache
 def _detect() -> Isolation:
+    """What bubblewrap gives on this machine, probed once per process: an ``Isolation`` of kind
+    ``bubblewrap``, or of kind ``none`` (nothing isolates) whose ``weaker_because`` says why."""
     problem = probe_bubblewrap()
-    if problem is None:
-        privilege = "a uid of its own per worker" if os.geteuid() == 0 else "an unprivileged user namespace"
-        return Isolation(
-            "bubblewrap",
-            f"{_bwrap_version()}; mount, PID, network, IPC and UTS namespaces, {privilege}, rlimits",
-        )
-    return Isolation("process", _process_detail(), weaker_because=problem)
+    if problem is not None:
+        return Isolation("none", "the sandbox refuses to run untrusted code", weaker_because=problem)
+    privilege = "a uid of its own per worker" if os.geteuid() == 0 else "an unprivileged user namespace"
+    return Isolation(
+        "bubblewrap", f"{_bwrap_version()}; mount, PID, network, IPC and UTS namespaces, {privilege}, rlimits"
+    )
 
 
 def _process_detail() -> str:
@@ -231,34 +256,78 @@ def _process_detail() -> str:
     return f"separate process with {uid}rlimits and an empty environment; shares the host's files and network"
 
 
+def unavailable_message(problem: str) -> str:
+    """The one sentence ``SandboxUnavailable`` says: what is wrong, and the fix."""
+    return f"bubblewrap cannot run here ({problem}), so the sandbox refuses to run untrusted code; {FIX}"
+
+
+def requested(required: str | None = None) -> tuple[str, str]:
+    """The isolation kind asked for, and who asked: the argument unless it is ``None`` or
+    ``"auto"``, else ``ENVFOUNDRY_SANDBOX``, else the default (bubblewrap)."""
+    if required is not None and required != "auto":
+        source = f"isolation={required!r}"
+    else:
+        required = os.environ.get(ENV_VAR, "").strip()
+        if required in ("", "auto"):
+            return "bubblewrap", "the default"
+        source = f"{ENV_VAR}={required}"
+    if required not in KINDS:
+        raise IsolationSettingError(
+            f"sandbox isolation must be 'bubblewrap' or 'process' ('auto' means bubblewrap), got {source}"
+        )
+    return required, source
+
+
 _warned = False
 
 
-def resolve_isolation(required: str = "auto") -> Isolation:
-    """The isolation sandbox workers get: ``"auto"`` takes the strongest available (warning once
-    if that is not bubblewrap), ``"bubblewrap"`` raises ``SandboxUnavailable`` without it, and
-    ``"process"`` asks for the fallback explicitly. ``ENVFOUNDRY_SANDBOX`` overrides ``"auto"``.
+def resolve_isolation(required: str | None = None) -> Isolation:
+    """The isolation sandbox workers get, or ``SandboxUnavailable`` when that would be none.
+
+    ``required`` is ``"bubblewrap"``, ``"process"``, or ``None`` / ``"auto"`` to let
+    ``ENVFOUNDRY_SANDBOX`` decide (bubblewrap when it is unset). Bubblewrap that cannot run is an
+    error, never a silent downgrade; ``"process"`` runs without it and warns once per process.
     """
     global _warned
-    if required == "auto":
-        required = os.environ.get(ENV_VAR, "auto") or "auto"
-    if required not in ("auto", *KINDS):
-        raise ValueError(f"sandbox isolation must be 'auto', 'bubblewrap' or 'process', got {required!r}")
-    if required == "process":
-        found = Isolation("process", _process_detail(), weaker_because="the process fallback was requested")
-    else:
+    kind, source = requested(required)
+    if kind == "bubblewrap":
         found = _detect()
-    if required == "bubblewrap" and found.kind != "bubblewrap":
-        raise SandboxUnavailable(f"bubblewrap isolation was required but {found.weaker_because}")
-    if found.kind != "bubblewrap" and not _warned:
+        if found.kind != "bubblewrap":
+            raise SandboxUnavailable(unavailable_message(found.weaker_because or "unknown reason"))
+        return found
+    found = Isolation("process", _process_detail(), weaker_because=f"{source} asked for it")
+    if not _warned:
         _warned = True
         message = (
-            f"envfoundry sandbox: {found.weaker_because}; untrusted environments run in the weaker "
-            f"'process' isolation ({found.detail}). Set {ENV_VAR}=bubblewrap to refuse instead."
+            f"envfoundry sandbox: untrusted environments run in the weaker 'process' isolation because {source} "
+            f"asked for it ({found.detail}); only bubblewrap keeps hostile code from the host's files and network."
         )
         warnings.warn(message, SandboxWarning, stacklevel=3)
     return found
 
 
+@contextlib.contextmanager
+def isolation_setting(kind: str | None) -> Iterator[None]:
+    """Set ``ENVFOUNDRY_SANDBOX`` to ``kind`` while the block runs (``None`` leaves it alone): how
+    ``envfoundry --isolation`` reaches every sandbox a command starts, including in subprocesses."""
+    if kind is None:
+        yield
+        return
+    previous = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = kind
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = previous
+
+
 def command(kind: str, limits: SandboxLimits) -> list[str]:
-    return bwrap_command(limits) if kind == "bubblewrap" else process_command()
+    """The command line that starts one worker under ``kind``; any other kind (``none``) is refused."""
+    if kind == "bubblewrap":
+        return bwrap_command(limits)
+    if kind == "process":
+        return process_command()
+    raise SandboxUnavailable(f"no sandbox worker can start under isolation {kind!r}; {FIX}")

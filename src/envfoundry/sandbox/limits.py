@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from envfoundry.errors import InvalidInputError
+
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
@@ -61,11 +63,11 @@ class SandboxLimits:
             value = getattr(self, f.name)
             integral = f.type == "int"
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"sandbox limit '{f.name}' must be a finite number, got {value!r}")
+                raise InvalidInputError(f"sandbox limit '{f.name}' must be a finite number, got {value!r}")
             if integral and not float(value).is_integer():
-                raise ValueError(f"sandbox limit '{f.name}' must be a whole number, got {value!r}")
+                raise InvalidInputError(f"sandbox limit '{f.name}' must be a whole number, got {value!r}")
             if value < minimums[f.name]:
-                raise ValueError(f"sandbox limit '{f.name}' must be at least {minimums[f.name]}, got {value!r}")
+                raise InvalidInputError(f"sandbox limit '{f.name}' must be at least {minimums[f.name]}, got {value!r}")
 
     @property
     def deadline_s(self) -> float:
@@ -80,5 +82,5 @@ class SandboxLimits:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown sandbox limit(s) {unknown}; known: {sorted(known)}")
+            raise InvalidInputError(f"unknown sandbox limit(s) {unknown}; known: {sorted(known)}")
         return cls(**data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import tempfile
 from typing import Any
 
 from envfoundry.core import Environment, IntParam
@@ -32,9 +33,8 @@ def _try(action) -> str:
 
 
 def _write_outside_tmp() -> None:
-    import envfoundry
-
-    target = os.path.join(os.path.dirname(envfoundry.__file__), ".doctor-write-probe")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the envfoundry package
+    target = os.path.join(package, ".doctor-write-probe")
     with open(target, "w") as handle:
         handle.write("x")
     os.unlink(target)
@@ -59,8 +59,12 @@ class SandboxProbe(Environment):
                 handle.read(1)
 
         def write_tmp() -> None:
-            with open("/tmp/.doctor-probe", "w") as handle:
+            # The worker's own temporary directory: the private /tmp under bubblewrap, TMPDIR under
+            # process isolation (where /tmp is the host's, and nothing should be left there).
+            target = os.path.join(tempfile.gettempdir(), ".doctor-probe")
+            with open(target, "w") as handle:
                 handle.write("x")
+            os.unlink(target)
 
         return {
             "uid": os.getuid(),

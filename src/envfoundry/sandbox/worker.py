@@ -26,8 +26,8 @@ from typing import Any
 
 from envfoundry.sandbox import codec
 
-# Standard modules environments commonly use, imported before the worker drops privileges (in the
-# process fallback a dropped uid may not be able to read the Python installation).
+# Standard modules environments commonly use, imported before the worker drops privileges (under
+# process isolation a dropped uid may not be able to read the Python installation).
 PRELOAD = (
     "bisect collections dataclasses enum fractions functools heapq itertools math operator random re "
     "statistics string textwrap typing decimal copy json hashlib numbers abc"

@@ -12,6 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from envfoundry.errors import InvalidInputError
 from envfoundry.llm.extract import extract_code
 from envfoundry.synth.pipeline import Validation, validate
 from envfoundry.synth.proposer import Proposal, Proposer
@@ -93,7 +94,7 @@ def synthesize(
     ``examples`` seed environments of at most ``example_chars`` characters go into each prompt.
     """
     if rounds < 1 or candidates < 1:
-        raise ValueError("rounds and candidates must be at least 1")
+        raise InvalidInputError("rounds and candidates must be at least 1")
     rng = random.Random(seed)
     proposer = Proposer(getattr(generator, "name", "model"), rng, examples, example_chars)
     context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive),

@@ -20,17 +20,21 @@ import contextlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envfoundry.curriculum import Curriculum, build_pool
 from envfoundry.curriculum.diversity import make_similarity
+from envfoundry.errors import InvalidInputError
 from envfoundry.train.device import use_bf16, use_cuda
 from envfoundry.train.grpo import SYSTEM_PROMPT, CurriculumReward, curriculum_dataset, make_callback
 from envfoundry.train.warmup import WarmupConfig, held_out_prompts, run_warmup
 
 EVAL_LEVELS = (0.25,)
+WARMUP_OUT = "runs/warmup"
+# The settings a stand-alone warm-up (``warm_up``, ``envfoundry warmup``) shares with ``TrainConfig``.
+WARMUP_RUN_OPTIONS = ("model", "envs", "out", "eval_seeds", "eval_levels", "max_completion_length")
 REPORTERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # name -> module it needs
 
 
@@ -45,7 +49,7 @@ def load_model(spec: str) -> tuple[Any, Any]:
         from envfoundry.llm.embedded import load_gguf
 
         if not Path(spec).is_file():
-            raise ValueError(f"no GGUF file at '{spec}'")
+            raise InvalidInputError(f"no GGUF file at '{spec}'")
         lm, tokenizer = load_gguf(spec)
     else:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -95,21 +99,26 @@ def evaluate(model: Any, tokenizer: Any, envs: dict[str, Any], seeds: Sequence[i
 
 def _check_reporter(report_to: str) -> str:
     if report_to not in REPORTERS:
-        raise ValueError(f"--report-to must be one of {', '.join(REPORTERS)}, got {report_to!r}")
+        raise InvalidInputError(f"--report-to must be one of {', '.join(REPORTERS)}, got {report_to!r}")
     module = REPORTERS[report_to]
     if module is not None:
         import importlib.util
 
         if importlib.util.find_spec(module) is None:
-            raise ValueError(f"--report-to {report_to} needs the {module} package (pip install {module})")
+            raise InvalidInputError(f"--report-to {report_to} needs the {module} package (pip install {module})")
     return report_to
 
 
 def _eval_levels(levels: Sequence[float]) -> list[float]:
     levels = [float(level) for level in levels]
     if not levels or any(not 0.0 <= level <= 1.0 for level in levels):
-        raise ValueError(f"evaluation levels must be in [0, 1], got {levels}")
+        raise InvalidInputError(f"evaluation levels must be in [0, 1], got {levels}")
     return levels
+
+
+def option(default: Any, help: str, **meta: Any) -> Any:
+    """A config field with its command-line help (``cli.options`` makes ``--the-field`` from it)."""
+    return field(default=default, metadata={"help": help, **meta})
 
 
 @dataclass
@@ -118,7 +127,7 @@ class TrainConfig:
 
     ``envs``: a pool spec (``"seeds"``, ``"seeds,archive,rg"``, names, files; see ``curriculum.pool``).
     ``eval_envs``: the environments evaluated before and after (default: the active set at the start;
-    ``rg:NAME`` or ``rg_NAME`` for a reasoning-gym dataset); ones outside the pool are never trained on.
+    ``rg:NAME`` for a reasoning-gym dataset); ones outside the pool are never trained on.
     ``diversity``: how entrants to the active set are chosen (``auto``, ``embeddings``, ``traits``).
     ``resume``: continue from the last checkpoint in ``out`` (model, optimizer and curriculum
     state: the next batch is the one the interrupted run would have drawn).
@@ -127,39 +136,44 @@ class TrainConfig:
     does not warm up again (its checkpoint holds the warmed-up weights).
     """
 
-    model: str = "embedded"
-    envs: str | Sequence[str] = "seeds"
-    controller: str = "scaler"
-    active_size: int = 64
-    diversity: str = "auto"
-    steps: int = 2
-    out: str = "runs/grpo"
-    group_size: int = 4
-    groups_per_step: int = 2
-    max_completion_length: int = 64
-    learning_rate: float = 1e-5
-    format_weight: float = 0.0
-    eval_seeds: int = 8
-    eval_levels: Sequence[float] = EVAL_LEVELS
-    eval_envs: Sequence[str] | None = None
-    save_steps: int | None = None
-    report_to: str = "none"
-    seed: int = 0
-    resume: bool = False
-    warmup_steps: int = 0
-    warmup_learning_rate: float = WarmupConfig.learning_rate
-    warmup_max_level: float = WarmupConfig.max_level
+    model: str = option("embedded", "'embedded' (SmolLM2-135M), a .gguf file, a checkpoint directory (a warm-up's) "
+                        "or a Hugging Face id")  # fmt: skip
+    envs: str | Sequence[str] = option("seeds", "the pool: seeds, archive[:DIR], reasoning-gym, rg:NAME, names, "
+                                       "files; comma-separated", metavar="SPEC")  # fmt: skip
+    controller: str = option("scaler", "how each environment's difficulty moves", choices=["scaler", "rlve", "fixed"])
+    active_size: int = option(64, "environments active at once")
+    diversity: str = option("auto", "how entrants to the active set are chosen (auto: embeddings when installed "
+                            "and needed)", choices=["auto", "embeddings", "traits"])  # fmt: skip
+    steps: int = option(2, "GRPO steps")
+    out: str = option("runs/grpo", "where checkpoints and results (eval.json, warmup.json) go", metavar="DIR")
+    group_size: int = option(4, "completions per prompt (a GRPO group)")
+    groups_per_step: int = option(2, "groups per step", flag="--groups")
+    max_completion_length: int = option(64, "tokens per completion (and per held-out answer)")
+    learning_rate: float = option(1e-5, "GRPO learning rate")
+    format_weight: float = option(0.0, "extra reward for a well-formed answer block", flag="--format-reward")
+    eval_seeds: int = option(8, "held-out instances per environment and level (0: no evaluation)")
+    eval_levels: Sequence[float] = option(EVAL_LEVELS, "levels to evaluate at, comma-separated")
+    eval_envs: Sequence[str] | None = option(None, "environments to evaluate, comma-separated (default: the active "
+                                             "set at the start; others are never trained on)", metavar="A,B")  # fmt: skip
+    save_steps: int | None = option(None, "checkpoint every N steps (default: at the end)")
+    report_to: str = option("none", "none, tensorboard or wandb")
+    seed: int = option(0, "seed of the curriculum, the sampler and the warm-up")
+    resume: bool = option(False, "continue from the last checkpoint in --out")
+    warmup_steps: int = option(0, "format warm-up steps (supervised, on the environments' references) before GRPO; "
+                               "saved to OUT/warmup")  # fmt: skip
+    warmup_learning_rate: float = option(WarmupConfig.learning_rate, "format warm-up learning rate")
+    warmup_max_level: float = option(WarmupConfig.max_level, "format warm-up instances come from levels in [0, this]")
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.group_size < 2 or self.groups_per_step < 1 or self.active_size < 1:
-            raise ValueError("steps, groups_per_step and active_size must be at least 1, group_size at least 2")
+            raise InvalidInputError("steps, groups_per_step and active_size must be at least 1, group_size at least 2")
         if self.eval_seeds < 0:
-            raise ValueError(f"eval_seeds must be 0 or more, got {self.eval_seeds}")
+            raise InvalidInputError(f"eval_seeds must be 0 or more, got {self.eval_seeds}")
         self.out = str(self.out)
         self.eval_levels = _eval_levels(self.eval_levels)
         _check_reporter(self.report_to)
         if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
+            raise InvalidInputError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if self.warmup_steps:
             self.warmup_config()  # bad warm-up settings fail before anything loads
 
@@ -176,22 +190,18 @@ def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
     out = Path(config.out)
     checkpoint = get_last_checkpoint(str(out)) if config.resume and out.is_dir() else None
     if config.resume and checkpoint is None:
-        raise ValueError(f"nothing to resume: no checkpoint-N folder in '{out}'")
+        raise InvalidInputError(f"nothing to resume: no checkpoint-N folder in '{out}'")
     with build_pool(config.envs) as pool:
         # Evaluation environments outside the pool are never trained on: they show transfer (or forgetting).
-        untrained = [spec for spec in config.eval_envs or () if _pool_name(spec) not in pool.envs]
+        untrained = [spec for spec in config.eval_envs or () if spec not in pool.envs]
         with build_pool(untrained) if untrained else contextlib.nullcontext() as others:
             return _train(pool, others.envs if others else {}, config, checkpoint)
-
-
-def _pool_name(spec: str) -> str:
-    return f"rg_{spec[3:]}" if spec.startswith("rg:") else spec
 
 
 def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str | None) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
-    eval_names = [_pool_name(spec) for spec in c.eval_envs or ()]
+    eval_names = list(c.eval_envs or ())
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:  # a fresh run into an old directory starts its step log afresh
@@ -271,15 +281,16 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
     return summary
 
 
-def warm_up(model: str = "embedded", envs: str | Sequence[str] = "seeds", out: str = "runs/warmup",
-            config: WarmupConfig | None = None, eval_seeds: int = 8, eval_levels: Sequence[float] = EVAL_LEVELS,
-            max_new_tokens: int = 64) -> dict[str, Any]:  # fmt: skip
+def warm_up(model: str = TrainConfig.model, envs: str | Sequence[str] = TrainConfig.envs, out: str = WARMUP_OUT,
+            config: WarmupConfig | None = None, eval_seeds: int = TrainConfig.eval_seeds,
+            eval_levels: Sequence[float] = EVAL_LEVELS,
+            max_new_tokens: int = TrainConfig.max_completion_length) -> dict[str, Any]:  # fmt: skip
     """``envfoundry warmup``: the format warm-up on every environment of a pool spec, on its own;
     held-out pass rates before and after (``eval``) when ``eval_seeds``; the checkpoint in ``out``
     (``train --model OUT`` continues from it) with ``warmup.json``."""
     levels = _eval_levels(eval_levels)
     if eval_seeds < 0:
-        raise ValueError(f"eval_seeds must be 0 or more, got {eval_seeds}")
+        raise InvalidInputError(f"eval_seeds must be 0 or more, got {eval_seeds}")
     with build_pool(envs) as pool:
         lm, tokenizer = load_model(model)
         if use_cuda():

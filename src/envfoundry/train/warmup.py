@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from envfoundry.core.answer import wrap_answer
 from envfoundry.core.environment import Instance
 from envfoundry.curriculum.curriculum import TRAIN_SEED_BASE
+from envfoundry.errors import InvalidInputError
 from envfoundry.train.device import use_bf16, use_cuda
 
 # Warm-up seeds: above GRPO's (which start at TRAIN_SEED_BASE and count up one per group).
@@ -78,20 +79,20 @@ class WarmupConfig:
     instances are drawn from levels in [0, max_level].
     """
 
-    steps: int = 60
-    batch_size: int = 8
-    learning_rate: float = 5e-5
-    max_level: float = 0.25
-    max_length: int = 512
-    seed: int = 0
+    steps: int = field(default=60, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=8, metadata={"help": "examples per step"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "learning rate"})
+    max_level: float = field(default=0.25, metadata={"help": "instances come from levels in [0, this]"})
+    max_length: int = field(default=512, metadata={"help": "tokens per example (prompt and target)"})
+    seed: int = field(default=0, metadata={"help": "seed of the instances and the trainer"})
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"warm-up steps and batch size must be at least 1, got {self.steps} and {self.batch_size}")
+            raise InvalidInputError(f"warm-up steps and batch size must be at least 1, got {self.steps} and {self.batch_size}")
         if not 0.0 <= self.max_level <= 1.0:
-            raise ValueError(f"warm-up max level must be in [0, 1], got {self.max_level}")
+            raise InvalidInputError(f"warm-up max level must be in [0, 1], got {self.max_level}")
         if not self.learning_rate > 0:
-            raise ValueError(f"warm-up learning rate must be positive, got {self.learning_rate}")
+            raise InvalidInputError(f"warm-up learning rate must be positive, got {self.learning_rate}")
 
 
 def run_warmup(model: Any, tokenizer: Any, envs: Mapping[str, Any], config: WarmupConfig, out: str | Path,
@@ -102,13 +103,13 @@ def run_warmup(model: Any, tokenizer: Any, envs: Mapping[str, Any], config: Warm
     from trl import SFTConfig, SFTTrainer
 
     if not envs:
-        raise ValueError("the warm-up needs at least one environment")
+        raise InvalidInputError("the warm-up needs at least one environment")
     out = Path(out)
     per_env = -(-config.steps * config.batch_size // len(envs))  # ceil: every step gets a full batch
     rows = warmup_rows(envs, per_env, config.max_level, system_prompt, exclude_prompts, config.seed)
     rows = rows[: config.steps * config.batch_size]  # round robin: the cut keeps the environments even
     if len(rows) < config.batch_size:
-        raise ValueError(f"the warm-up found only {len(rows)} examples not in the held-out set; lower the "
+        raise InvalidInputError(f"the warm-up found only {len(rows)} examples not in the held-out set; lower the "
                          f"batch size or raise the max level")  # fmt: skip
     args = SFTConfig(
         output_dir=str(out), use_cpu=not use_cuda(), bf16=use_bf16(), gradient_checkpointing=False,

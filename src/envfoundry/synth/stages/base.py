@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from envfoundry.sandbox.isolation import SandboxUnavailable
+
 
 @dataclass
 class Candidate:
@@ -77,6 +79,8 @@ def timed(name: str, body: Callable[[], StageReport]) -> StageReport:
     wall = time.perf_counter()
     try:
         report = body()
+    except SandboxUnavailable:
+        raise  # not the candidate's fault: no candidate can be judged on this machine until it is fixed
     except Exception as exc:  # noqa: BLE001 - a stage must report, never raise
         report = StageReport(name, False, f"the {name} stage raised {type(exc).__name__}: {exc}")
     report.seconds = time.perf_counter() - wall

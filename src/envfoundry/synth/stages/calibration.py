@@ -6,7 +6,7 @@ the pass-rate curve and the level whose pass rate is nearest ``TARGET`` (interpo
 
 from __future__ import annotations
 
-from envfoundry.core.checks import LEVELS
+from envfoundry.checks.battery import LEVELS
 from envfoundry.synth.stages.base import Candidate, Context, StageReport, timed
 
 NAME = "calibration"

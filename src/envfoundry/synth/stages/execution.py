@@ -22,7 +22,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from envfoundry.core.checks import LEVELS, CheckResult, check_environment
+from envfoundry.checks.battery import LEVELS, CheckResult, check_environment
 from envfoundry.sandbox import SandboxedEnvironment, SandboxError
 from envfoundry.sandbox.limits import SandboxLimits
 from envfoundry.synth.stages.base import Candidate, Context, StageReport, timed

@@ -3,6 +3,9 @@
 Seed environments pass it in the test suite; synthesized environments must pass the same checks
 (the execution stage of validation runs them). Each check returns a ``CheckResult`` with a reason
 and the figures it measured, so a failure says exactly what went wrong.
+
+``call_in_subprocess`` is the one way envfoundry runs work in a fresh interpreter: the cross-process
+determinism check samples there, and vetting reasoning-gym's datasets vets each one there.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 from envfoundry.core.answer import parse_int, split_tokens, wrap_answer
 from envfoundry.core.environment import Environment, Instance, contract_errors
+from envfoundry.errors import EnvfoundryError
+from envfoundry.resolve import make
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Answers of the wrong shape or type: none of them may ever earn full reward.
@@ -46,6 +51,12 @@ MAX_PERTURBED_ACCEPT = 0.2
 MAX_OTHER_ACCEPT = 0.1
 LEAK_MIN_CHARS = 8
 SAMPLE_BUDGET_S = 0.05
+# Marks the child's result on its stdout: the work it runs may print there too.
+_RESULT_MARK = "@@envfoundry-result@@ "
+
+
+class SubprocessFailed(EnvfoundryError, RuntimeError):
+    """Work sent to a fresh interpreter exited with an error or without a result."""
 
 
 @dataclass
@@ -174,30 +185,55 @@ def check_determinism(env: Environment, seeds: Sequence[int]) -> CheckResult:
     )
 
 
-def sample_in_subprocess(spec: str, requests: Sequence[tuple[int, float]]) -> list[str]:
-    """Sample in a fresh interpreter (different hash seed) and return each instance as JSON.
+def call_in_subprocess(target: str, argument: Any, timeout_s: float = 300.0) -> Any:
+    """Call ``target`` (``"package.module:function"``, a module-level function) with one JSON
+    argument in a fresh interpreter with another hash seed, and return its JSON result.
 
-    ``spec`` is a registered name or a path to a module file.
+    What the function prints goes to the child's stderr, so the result is the last marked line of its
+    stdout. A child that exits with an error or without a result raises ``SubprocessFailed``; one
+    that runs past ``timeout_s`` raises ``subprocess.TimeoutExpired``.
     """
     code = (
-        "import json, sys, envfoundry\n"
-        "spec, requests = json.loads(sys.stdin.read())\n"
-        "env = envfoundry.make(spec)\n"
-        "print(json.dumps([env.sample(s, level=l).to_json() for s, l in requests]))\n"
+        "import contextlib, importlib, json, sys\n"
+        "module, _, function = sys.argv[1].partition(':')\n"
+        "argument = json.loads(sys.stdin.read())\n"
+        "with contextlib.redirect_stdout(sys.stderr):\n"
+        "    result = getattr(importlib.import_module(module), function)(argument)\n"
+        f"print({_RESULT_MARK!r} + json.dumps(result), flush=True)\n"
     )
     environ = dict(os.environ, PYTHONHASHSEED=str(random.randrange(1, 2**31)))
     result = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps([spec, list(requests)]),
+        [sys.executable, "-c", code, target],
+        input=json.dumps(argument),
         capture_output=True,
         text=True,
         env=environ,
-        timeout=300,
+        timeout=timeout_s,
         check=False,
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"sampling in a subprocess failed: {result.stderr.strip().splitlines()[-1:]}")
-    return json.loads(result.stdout)
+    marked = [line for line in result.stdout.splitlines() if line.startswith(_RESULT_MARK)]
+    if result.returncode != 0 or not marked:
+        tail = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
+        raise SubprocessFailed(f"the child process failed: {tail[0]}")
+    return json.loads(marked[-1][len(_RESULT_MARK) :])
+
+
+def sample_as_json(job: Sequence[Any]) -> list[str]:
+    """``[spec, [[seed, level], ...]]`` -> each instance as JSON (what ``sample_in_subprocess``'s
+    child runs). ``spec`` is resolved by ``envfoundry.make``, as a user's name or path would be."""
+    spec, requests = job
+    env = make(spec)
+    return [env.sample(seed, level=level).to_json() for seed, level in requests]
+
+
+def sample_in_subprocess(spec: str, requests: Sequence[tuple[int, float]], timeout_s: float = 300.0) -> list[str]:
+    """Sample ``(seed, level)`` requests in a fresh interpreter (different hash seed) and return each
+    instance as JSON.
+
+    ``spec`` is what ``envfoundry.make`` takes: a registered name (``rg:<dataset>`` too) or a path to
+    a module file.
+    """
+    return call_in_subprocess("envfoundry.checks.battery:sample_as_json", [spec, [list(r) for r in requests]], timeout_s)
 
 
 def check_determinism_across_processes(env: Environment, spec: str, seeds: Sequence[int]) -> CheckResult:
@@ -324,17 +360,6 @@ def check_sample_time(env: Environment, seeds: Sequence[int], budget_s: float = 
     return CheckResult("sample_time", True, f"median {median * 1000:.2f} ms at level 1", figures)
 
 
-ALL_CHECKS: tuple[str, ...] = (
-    "contract",
-    "reference",
-    "determinism",
-    "wrong_answers",
-    "no_leak",
-    "difficulty_grows",
-    "sample_time",
-)
-
-
 def check_environment(
     env: Environment,
     seeds: Sequence[int] = tuple(range(16)),
@@ -352,20 +377,21 @@ def check_environment(
         samples = _samples(env, seeds, levels)
     except Exception as exc:  # noqa: BLE001
         return results + [CheckResult("sample", False, f"sampling raised {type(exc).__name__}: {exc}")]
-    steps: list[Callable[[], CheckResult]] = [
-        lambda: check_references(env, samples),
-        lambda: check_determinism(env, seeds),
-        lambda: check_wrong_answers(env, samples),
-        lambda: check_no_leak(env, samples),
-        lambda: check_difficulty_grows(env, samples),
-        lambda: check_sample_time(env, seeds),
+    # (the name its result carries, the check, what it is given): a check that raises is reported
+    # under that name.
+    steps: list[tuple[str, Callable[..., CheckResult], tuple[Any, ...]]] = [
+        ("reference", check_references, (env, samples)),
+        ("determinism", check_determinism, (env, seeds)),
+        ("wrong_answers", check_wrong_answers, (env, samples)),
+        ("no_leak", check_no_leak, (env, samples)),
+        ("difficulty_grows", check_difficulty_grows, (env, samples)),
+        ("sample_time", check_sample_time, (env, seeds)),
     ]
     if spec is not None:
-        steps.append(lambda: check_determinism_across_processes(env, spec, seeds[:4]))
-    for step in steps:
+        steps.append(("determinism_across_processes", check_determinism_across_processes, (env, spec, seeds[:4])))
+    for name, check, arguments in steps:
         try:
-            results.append(step())
+            results.append(check(*arguments))
         except Exception as exc:  # noqa: BLE001
-            name = getattr(step, "__name__", "check")
             results.append(CheckResult(name, False, f"raised {type(exc).__name__}: {exc}"))
     return results

@@ -3,9 +3,12 @@
 import random
 import textwrap
 
+import pytest
+
 from envfoundry import IntParam
-from envfoundry.core import parse_int
-from envfoundry.core.checks import (
+from envfoundry.checks.battery import (
+    SubprocessFailed,
+    call_in_subprocess,
     check_determinism,
     check_determinism_across_processes,
     check_difficulty_grows,
@@ -15,6 +18,8 @@ from envfoundry.core.checks import (
     check_wrong_answers,
     perturbations,
 )
+from envfoundry.core import parse_int
+from envfoundry.errors import EnvfoundryError
 
 SEEDS = range(12)
 LEVELS = (0.0, 0.5, 1.0)
@@ -129,6 +134,33 @@ def test_a_crashing_generator_is_reported_not_raised(toy):
     Crashy = variant(type(toy), name="crashy", generate=crash)
     results = check_environment(Crashy(), seeds=SEEDS)
     assert not results[-1].passed and "ZeroDivisionError" in results[-1].reason
+
+
+def test_a_check_that_raises_is_reported_under_its_own_name(toy):
+    def broken_timer(self, seeds, level=None):
+        raise OSError("no clock")
+
+    Untimed = variant(type(toy), name="untimed", time_samples=broken_timer)
+    results = check_environment(Untimed(), seeds=SEEDS)
+    failed = [r for r in results if not r.passed]
+    assert [(r.name, r.reason) for r in failed] == [("sample_time", "raised OSError: no clock")]
+    assert [r.name for r in results] == [
+        "contract", "reference", "determinism", "wrong_answers", "no_leak", "difficulty_grows", "sample_time"
+    ]  # fmt: skip
+
+
+def test_a_fresh_interpreter_returns_the_result_past_what_the_work_prints():
+    # print writes to the child's stdout, where the result travels too, and returns None.
+    assert call_in_subprocess("builtins:print", "noise on stdout") is None
+    assert call_in_subprocess("builtins:sorted", [3, 1, 2]) == [1, 2, 3]
+    # Another hash seed: string hashes differ from this process's (equal by chance once in 2**61).
+    assert call_in_subprocess("builtins:hash", "envfoundry") != hash("envfoundry")
+
+
+def test_a_failing_child_is_one_envfoundry_error():
+    with pytest.raises(SubprocessFailed, match="the child process failed: ValueError: invalid literal") as info:
+        call_in_subprocess("builtins:int", "not a number")
+    assert isinstance(info.value, EnvfoundryError) and isinstance(info.value, RuntimeError)
 
 
 def test_perturbations_differ_from_the_reference():

@@ -1,0 +1,167 @@
+"""One way in: any source of an environment becomes an environment.
+
+``make(source)`` is the package's entry point (``envfoundry.make``), and the curriculum's pool
+resolves every item of a spec through ``resolve`` too, so the two cannot disagree. A source is:
+
+===================  ================================================================  ==============
+source               what it names                                                      where it runs
+===================  ================================================================  ==============
+a class              an ``Environment`` subclass                                        this process
+``NAME``             a registered environment: the seed library or ``register()``       this process
+``rg:NAME``          a reasoning-gym dataset (``adapters.reasoning_gym``)               this process
+``NAME``             an environment admitted to the archive (``$ENVFOUNDRY_ARCHIVE``,   sandbox
+                     or ``archive=DIR``)
+``PATH``             a module file (``.py``, or any path with a slash)                  sandbox
+===================  ================================================================  ==============
+
+Names are tried in that order. ``sandbox=True`` sandboxes a registered environment as well;
+``sandbox=False`` runs a file in this process (only for files you trust); archived code always
+runs sandboxed. A file, once made, is also known by its environment's name for the rest of the
+process, so ``make(instance.env)`` gives back the environment of any instance, whatever its source.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envfoundry.core.environment import Environment, contract_errors
+from envfoundry.core.registry import get_class, load_class_from_file, registered
+from envfoundry.errors import InvalidInputError
+
+ORIGINS = ("seed", "registered", "reasoning_gym", "archive", "file")
+RG_PREFIX = "rg:"
+
+# Files made in this process, by the name of the environment they define (see the docstring).
+_files: dict[str, Path] = {}
+_files_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an environment comes from: ``origin`` (one of ``ORIGINS``) and what to open."""
+
+    origin: str
+    key: str  # the registered or archived name, the reasoning-gym dataset, or the file path
+    archive: Path | None = None  # the archive it was found in, for ``origin == "archive"``
+
+
+def looks_like_path(text: str) -> bool:
+    return text.endswith(".py") or os.sep in text or "/" in text
+
+
+def locate(source: str | os.PathLike[str], *, archive: str | os.PathLike[str] | None = None) -> Source:
+    """Where ``source`` comes from, without starting it; an unknown name is a ``ValueError`` with
+    the closest registered names."""
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and looks_like_path(source)):
+        path = Path(os.fspath(source))
+        if not path.is_file():
+            raise InvalidInputError(f"no environment file at '{path}'")
+        return Source("file", str(path))
+    if not isinstance(source, str):
+        raise InvalidInputError(f"an environment source is a name, rg:NAME or a path, got {type(source).__name__}")
+    if source in registered():
+        from envfoundry.envs import seed_names
+
+        return Source("seed" if source in seed_names() else "registered", source)
+    if source.startswith(RG_PREFIX):
+        return Source("reasoning_gym", source[len(RG_PREFIX) :])
+    with _files_lock:
+        known = _files.get(source)
+    if known is not None:
+        return Source("file", str(known))
+    found = _archived(source, archive)
+    if found is not None:
+        return Source("archive", str(found[1]), archive=found[0])
+    get_class(source)  # raises the helpful unknown-name error
+    raise AssertionError("unreachable")
+
+
+def make(
+    source: str | os.PathLike[str] | type[Environment],
+    *,
+    sandbox: bool | None = None,
+    archive: str | os.PathLike[str] | None = None,
+    **sandbox_options: Any,
+) -> Any:
+    """The environment ``source`` names (see the module docstring). ``sandbox_options``
+    (``limits``, ``workers``, ``isolation``, ``static_check``) go to ``SandboxedEnvironment`` and
+    only apply to sandboxed code."""
+    if sandbox not in (None, True, False):
+        raise InvalidInputError(f"sandbox must be True, False or None, got {sandbox!r}")
+    if isinstance(source, type):
+        errors = contract_errors(source)
+        if errors:
+            raise InvalidInputError("; ".join(errors))
+        return _from_class(source, sandbox, sandbox_options)
+    return open_source(locate(source, archive=archive), sandbox=sandbox, **sandbox_options)
+
+
+def open_source(found: Source, *, sandbox: bool | None = None, **sandbox_options: Any) -> Any:
+    """Start the environment ``found`` (from ``locate``) describes."""
+    if found.origin in ("seed", "registered"):
+        return _from_class(get_class(found.key), sandbox, sandbox_options)
+    if found.origin == "reasoning_gym":
+        if sandbox:
+            raise InvalidInputError(f"'{RG_PREFIX}{found.key}' runs in this process: reasoning-gym is an installed package, "
+                             "not a file to sandbox")  # fmt: skip
+        _no_options(sandbox_options)
+        from envfoundry.adapters.reasoning_gym import make_environment
+
+        return make_environment(found.key)
+    if found.origin == "archive":
+        if sandbox is False:
+            raise InvalidInputError(f"'{found.key}' comes from the archive: archived environments always run sandboxed")
+        return _sandboxed(found.key, **sandbox_options)
+    if sandbox is False:
+        _no_options(sandbox_options)
+        env = load_class_from_file(found.key)()
+    else:
+        env = _sandboxed(found.key, **sandbox_options)
+    _remember_file(env.name, Path(found.key))
+    return env
+
+
+def _from_class(cls: type[Environment], sandbox: bool | None, options: dict[str, Any]) -> Any:
+    if not sandbox:
+        _no_options(options)
+        return cls()
+    if cls.__module__.startswith("envfoundry."):
+        return _sandboxed(module=cls.__module__, **options)
+    source = inspect.getsourcefile(cls)
+    if source is None or not Path(source).is_file():
+        raise InvalidInputError(f"cannot sandbox {cls.__qualname__}: its source file is not available")
+    return _sandboxed(source, **options)
+
+
+def _sandboxed(*args: Any, **options: Any) -> Any:
+    from envfoundry.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(*args, **options)
+
+
+def _remember_file(name: str, path: Path) -> None:
+    path = path.resolve()
+    with _files_lock:
+        _files[name] = path
+
+
+def _archived(name: str, root: str | os.PathLike[str] | None) -> tuple[Path, Path] | None:
+    """(the archive's directory, the source file) of an environment admitted there, if any."""
+    from envfoundry.archive import Archive, archive_exists, default_archive_dir
+
+    directory = Path(root).expanduser() if root is not None else default_archive_dir()
+    if not archive_exists(directory):
+        return None
+    with Archive(directory) as opened:
+        path = opened.path_for(name)
+    return (directory, path) if path is not None else None
+
+
+def _no_options(options: dict[str, Any]) -> None:
+    if options:
+        raise InvalidInputError(f"sandbox options {sorted(options)} only apply with sandbox=True")
