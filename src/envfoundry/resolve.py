@@ -14,10 +14,15 @@ a class              an ``Environment`` subclass                                
 ``PATH``             a module file (``.py``, or any path with a slash)                  sandbox
 ===================  ================================================================  ==============
 
-Names are tried in that order. ``sandbox=True`` sandboxes a registered environment as well;
-``sandbox=False`` runs a file in this process (only for files you trust); archived code always
-runs sandboxed. A file, once made, is also known by its environment's name for the rest of the
-process, so ``make(instance.env)`` gives back the environment of any instance, whatever its source.
+A path (``.py``, or anything with a slash) is a file; a name is tried as a registered name,
+then ``rg:NAME``, then in the archive (``archive=DIR``, else the default one), then as a name this
+process has made before from a file or an archive. ``sandbox=True`` sandboxes a registered environment as well; ``sandbox=False``
+runs a file in this process (only for files you trust); archived code always runs sandboxed.
+
+A file or an archived environment, once made, is known by its environment's name for the rest of
+the process (with the same sandbox choice), so ``make(instance.env)`` gives back the environment
+of an instance from any of these sources; a registered name wins over a file's environment of the
+same name, and of two files defining one name the one made last is remembered.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ from envfoundry.errors import InvalidInputError
 ORIGINS = ("seed", "registered", "reasoning_gym", "archive", "file")
 RG_PREFIX = "rg:"
 
-# Files made in this process, by the name of the environment they define (see the docstring).
-_files: dict[str, Path] = {}
-_files_lock = threading.Lock()
+# Files and archived environments made in this process, by their environment's name, with the
+# sandbox choice they were made with (see the docstring).
+_known: dict[str, tuple[Source, bool | None]] = {}
+_known_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,16 @@ def locate(source: str | os.PathLike[str], *, archive: str | os.PathLike[str] | 
         return Source("seed" if source in seed_names() else "registered", source)
     if source.startswith(RG_PREFIX):
         return Source("reasoning_gym", source[len(RG_PREFIX) :])
-    with _files_lock:
-        known = _files.get(source)
-    if known is not None:
-        return Source("file", str(known))
     found = _archived(source, archive)
     if found is not None:
         return Source("archive", str(found[1]), archive=found[0])
+    with _known_lock:
+        known = _known.get(source)
+    if known is not None:
+        return known[0]
+    if source.startswith("rg_"):
+        raise InvalidInputError(f"unknown environment '{source}': reasoning-gym datasets are spelled "
+                                f"'{RG_PREFIX}{source[3:]}'")  # fmt: skip
     get_class(source)  # raises the helpful unknown-name error
     raise AssertionError("unreachable")
 
@@ -98,7 +107,12 @@ def make(
         if errors:
             raise InvalidInputError("; ".join(errors))
         return _from_class(source, sandbox, sandbox_options)
-    return open_source(locate(source, archive=archive), sandbox=sandbox, **sandbox_options)
+    found = locate(source, archive=archive)
+    with _known_lock:
+        known = _known.get(source) if isinstance(source, str) else None
+    if known is not None and known[0] == found and sandbox is None and not sandbox_options:
+        sandbox = known[1]  # made again by name: as it was made the first time
+    return open_source(found, sandbox=sandbox, **sandbox_options)
 
 
 def open_source(found: Source, *, sandbox: bool | None = None, **sandbox_options: Any) -> Any:
@@ -106,23 +120,22 @@ def open_source(found: Source, *, sandbox: bool | None = None, **sandbox_options
     if found.origin in ("seed", "registered"):
         return _from_class(get_class(found.key), sandbox, sandbox_options)
     if found.origin == "reasoning_gym":
-        if sandbox:
-            raise InvalidInputError(f"'{RG_PREFIX}{found.key}' runs in this process: reasoning-gym is an installed package, "
-                             "not a file to sandbox")  # fmt: skip
-        _no_options(sandbox_options)
+        if sandbox or sandbox_options:
+            raise InvalidInputError(f"'{RG_PREFIX}{found.key}' runs in this process: reasoning-gym is an installed "
+                                    "package, not a file to sandbox (no sandbox options apply)")  # fmt: skip
         from envfoundry.adapters.reasoning_gym import make_environment
 
         return make_environment(found.key)
     if found.origin == "archive":
         if sandbox is False:
             raise InvalidInputError(f"'{found.key}' comes from the archive: archived environments always run sandboxed")
-        return _sandboxed(found.key, **sandbox_options)
-    if sandbox is False:
+        env = _sandboxed(found.key, **sandbox_options)
+    elif sandbox is False:
         _no_options(sandbox_options)
         env = load_class_from_file(found.key)()
     else:
         env = _sandboxed(found.key, **sandbox_options)
-    _remember_file(env.name, Path(found.key))
+    _remember(env.name, found, sandbox)
     return env
 
 
@@ -144,10 +157,13 @@ def _sandboxed(*args: Any, **options: Any) -> Any:
     return SandboxedEnvironment(*args, **options)
 
 
-def _remember_file(name: str, path: Path) -> None:
-    path = path.resolve()
-    with _files_lock:
-        _files[name] = path
+def _remember(name: str, found: Source, sandbox: bool | None) -> None:
+    if name in registered():
+        return  # a registered name always means the registered class
+    if found.origin == "file":
+        found = Source("file", str(Path(found.key).resolve()))
+    with _known_lock:
+        _known[name] = (found, sandbox)
 
 
 def _archived(name: str, root: str | os.PathLike[str] | None) -> tuple[Path, Path] | None:

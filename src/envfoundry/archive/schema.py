@@ -19,6 +19,7 @@ import re
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,7 +128,9 @@ def check_directory(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise ArchiveError(f"'{root}' is not a directory, so it cannot be an envfoundry archive")
     if root.is_dir() and not (root / DB_NAME).exists():
-        ours = {SOURCES, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
+        # the database itself too: another process opening the same new archive may create it
+        # between the check above and this listing
+        ours = {SOURCES, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
         strangers = sorted(p.name for p in root.iterdir() if p.name not in ours)
         if strangers:
             shown = ", ".join(strangers[:3]) + (", ..." if len(strangers) > 3 else "")
@@ -203,12 +206,19 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT that fails (I/O) may leave the transaction open: roll it back, or every
+                # later call on this connection would fail with "transaction within a transaction".
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         """Connection settings, outside any transaction: journal_mode and foreign_keys cannot change inside one."""
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _journal_mode_wal(conn)
         if str(mode).lower() != "wal":
             raise ArchiveError(f"the archive database '{self.path}' cannot use WAL journaling (got {mode!r})")
         # FULL, not NORMAL: in WAL mode NORMAL survives a killed process but may lose the last
@@ -275,3 +285,18 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _journal_mode_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL. Two processes opening a new archive at once race for the switch, and SQLite
+    does not always call the busy handler for it ("database is locked" at once): retry until the
+    busy timeout, as a busy handler would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+

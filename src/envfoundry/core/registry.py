@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from envfoundry.core.environment import Environment, contract_errors
-from envfoundry.errors import ContractError, InvalidInputError
+from envfoundry.errors import ContractError, EnvfoundryError, InvalidInputError
 
 _REGISTRY: dict[str, type[Environment]] = {}
 # The seed library is imported on first use of the registry, not when envfoundry is imported:
@@ -55,15 +55,23 @@ def use_seed_library(enabled: bool) -> None:
     elif _seeds == "unloaded":
         _seeds = "off"
     elif _seeds != "off":
-        raise RuntimeError("the seed library is already loaded in this process")
+        raise SeedLibraryLoaded("the seed library is already loaded in this process")
+
+
+class SeedLibraryLoaded(EnvfoundryError, RuntimeError):
+    """``use_seed_library(False)`` came after the seed library was loaded."""
 
 
 def register(cls: type[Environment]) -> type[Environment]:
-    """Register an environment class under its ``name`` (usable as a decorator)."""
+    """Register an environment class under its ``name`` (usable as a decorator). A namespaced
+    name (``rg:chain_sum``) belongs to an adapter and cannot be registered."""
     _ensure_seeds()
     errors = contract_errors(cls)
     if errors:
         raise ContractError("; ".join(errors))
+    if ":" in cls.name:
+        raise ContractError(f"'{cls.name}' is namespaced: names with ':' belong to adapters (rg:NAME); register "
+                            "a plain lowercase identifier")  # fmt: skip
     existing = _REGISTRY.get(cls.name)
     if existing is not None and existing is not cls:
         if _source_file(existing) is not None and _source_file(existing) == _source_file(cls):

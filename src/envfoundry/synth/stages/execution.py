@@ -1,7 +1,7 @@
 """Stage 2, execution: the candidate runs in the sandbox and must behave like a sound environment.
 
 Everything runs against a ``SandboxedEnvironment``; the checks themselves run here, on the host,
-so a candidate cannot tamper with them. On top of the check battery of ``core.checks`` (references
+so a candidate cannot tamper with them. On top of the check battery of ``checks.battery`` (references
 score 1.0, wrong answers of every kind score < 1, no leak, determinism, difficulty grows, sampling
 time), this stage asks for:
 
