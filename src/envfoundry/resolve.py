@@ -52,8 +52,7 @@ class Source:
     """Where an environment comes from: ``origin`` (one of ``ORIGINS``) and what to open."""
 
     origin: str
-    key: str  # the registered or archived name, the reasoning-gym dataset, or the file path
-    archive: Path | None = None  # the archive it was found in, for ``origin == "archive"``
+    key: str  # the registered name, the reasoning-gym dataset, or the file path (archived: its source file)
 
 
 def looks_like_path(text: str) -> bool:
@@ -78,7 +77,7 @@ def locate(source: str | os.PathLike[str], *, archive: str | os.PathLike[str] | 
         return Source("reasoning_gym", source[len(RG_PREFIX) :])
     found = _archived(source, archive)
     if found is not None:
-        return Source("archive", str(found[1]), archive=found[0])
+        return Source("archive", str(found))
     with _known_lock:
         known = _known.get(source)
     if known is not None:
@@ -166,16 +165,15 @@ def _remember(name: str, found: Source, sandbox: bool | None) -> None:
         _known[name] = (found, sandbox)
 
 
-def _archived(name: str, root: str | os.PathLike[str] | None) -> tuple[Path, Path] | None:
-    """(the archive's directory, the source file) of an environment admitted there, if any."""
+def _archived(name: str, root: str | os.PathLike[str] | None) -> Path | None:
+    """The source file of an environment admitted to the archive at ``root`` (default: the default one), if any."""
     from envfoundry.archive import Archive, archive_exists, default_archive_dir
 
     directory = Path(root).expanduser() if root is not None else default_archive_dir()
     if not archive_exists(directory):
         return None
     with Archive(directory) as opened:
-        path = opened.path_for(name)
-    return (directory, path) if path is not None else None
+        return opened.path_for(name)
 
 
 def _no_options(options: dict[str, Any]) -> None:

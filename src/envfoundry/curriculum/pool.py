@@ -198,7 +198,7 @@ def _archived(root: str | None, workers: int) -> list[LazyEnvironment]:
         raise InvalidInputError(f"the archive at '{directory}' has no admitted environments yet")
     out = []
     for entry in admitted:
-        found = Source("archive", str(paths[entry.name]), archive=directory)
+        found = Source("archive", str(paths[entry.name]))
 
         def opener(found: Source = found) -> Any:
             return open_source(found, workers=workers)
