@@ -10,10 +10,12 @@ determinism check samples there, and vetting reasoning-gym's datasets vets each 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envfoundry.core.answer import parse_int, split_tokens, wrap_answer
-from envfoundry.core.environment import Environment, Instance, contract_errors
+from envfoundry.core.environment import Environment, Instance, answer_kind, contract_errors
 from envfoundry.errors import EnvfoundryError
 from envfoundry.resolve import make
 
@@ -49,6 +51,9 @@ MALFORMED_ANSWERS = (
 MAX_PERTURBED_ACCEPT = 0.2
 # Share of other instances' references allowed to be right by coincidence.
 MAX_OTHER_ACCEPT = 0.1
+# Share of random answers of the reference's shape allowed to be right by chance (a sound verifier
+# of a tiny planted instance accepts some: 4% over all levels for the seeds, 22% at level 0 at most).
+MAX_RANDOM_ACCEPT = 0.2
 LEAK_MIN_CHARS = 8
 SAMPLE_BUDGET_S = 0.05
 # Marks the child's result on its stdout: the work it runs may print there too.
@@ -120,6 +125,46 @@ def perturbations(reference: str, rng: random.Random, count: int = 8) -> list[st
     return unique[:count]
 
 
+_NUMBER_RE = re.compile(r"-?[0-9]+")
+_WORD_RE = re.compile(r"[A-Za-z]+")
+_SHAPE_RE = re.compile(r"-?[0-9]+|[A-Za-z]+")
+
+
+def random_answers(reference: str, prompt: str, rng: random.Random, count: int = 4) -> list[str]:
+    """Random answers of the reference's shape, right only by chance. Every integer is replaced by a
+    random one: in three answers of four from the reference's own range (so a verifier that checks
+    only ranges and lengths accepts them), in the fourth from the numbers the prompt mentions.
+    Every word is replaced by a word of the reference's (by letters of the word drawn at random,
+    where the reference is one word, like a move string). Separators and punctuation are kept;
+    results equal to the reference are left out."""
+    ref_numbers = [int(t) for t in _NUMBER_RE.findall(reference) if len(t) <= 18]
+    prompt_numbers = [int(t) for t in _NUMBER_RE.findall(prompt) if len(t) <= 18]
+    words = sorted(set(_WORD_RE.findall(reference)))
+    own_range = bool(ref_numbers) and min(ref_numbers) < max(ref_numbers)
+
+    def replace(match: re.Match[str], from_reference: bool) -> str:
+        token = match.group(0)
+        if _WORD_RE.fullmatch(token):
+            if len(words) >= 2:
+                return rng.choice(words)
+            letters = sorted(set(token))
+            return "".join(rng.choice(letters) for _ in token) if len(letters) >= 2 else token
+        if from_reference or not prompt_numbers:
+            return str(rng.randint(min(ref_numbers), max(ref_numbers))) if ref_numbers else token
+        return str(rng.choice(prompt_numbers))
+
+    seen, out = {reference.strip()}, []
+    for attempt in range(count * 3):
+        from_reference = own_range and attempt % 4 != 3
+        candidate = _SHAPE_RE.sub(functools.partial(replace, from_reference=from_reference), reference)
+        if candidate.strip() not in seen:
+            seen.add(candidate.strip())
+            out.append(candidate)
+        if len(out) == count:
+            break
+    return out
+
+
 def _samples(env: Environment, seeds: Sequence[int], levels: Sequence[float]) -> dict[float, list[Instance]]:
     return {level: env.sample_many(list(seeds), level=level) for level in levels}
 
@@ -147,7 +192,9 @@ def check_references(env: Environment, samples: dict[float, list[Instance]]) -> 
     instances = [(level, instance) for level, batch in samples.items() for instance in batch]
     for _, instance in instances:
         if "<answer>" not in instance.prompt:
-            return CheckResult("reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags")
+            return CheckResult(
+                "reference", False, f"the prompt of seed {instance.seed} does not show the <answer> tags"
+            )
     copies = [Instance.from_json(json.dumps(instance.to_dict())) for _, instance in instances]
     everything = [instance for _, instance in instances] + copies
     verdicts = env.score_many(everything, [wrap_answer(instance.reference) for instance in everything])
@@ -233,7 +280,9 @@ def sample_in_subprocess(spec: str, requests: Sequence[tuple[int, float]], timeo
     ``spec`` is what ``envfoundry.make`` takes: a registered name (``rg:<dataset>`` too) or a path to
     a module file.
     """
-    return call_in_subprocess("envfoundry.checks.battery:sample_as_json", [spec, [list(r) for r in requests]], timeout_s)
+    return call_in_subprocess(
+        "envfoundry.checks.battery:sample_as_json", [spec, [list(r) for r in requests]], timeout_s
+    )
 
 
 def check_determinism_across_processes(env: Environment, spec: str, seeds: Sequence[int]) -> CheckResult:
@@ -249,70 +298,103 @@ def check_determinism_across_processes(env: Environment, spec: str, seeds: Seque
 
 
 def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], rng_seed: int = 0) -> CheckResult:
-    """Empty, malformed, perturbed, other-instance and shotgun answers do not score 1.0.
+    """Answers known to be wrong do not score 1.0: empty, malformed, untagged, random answers of the
+    reference's shape, other instances' references and shotguns that list many candidates with the
+    right one among them.
 
-    Every response is built first and scored in one batch (one round trip per sandbox worker).
+    Near-misses of the reference (``perturbations``) must fail too where one answer is right
+    (``answer_kind`` "unique"). Where many are right ("many": planted environments unless they
+    declare otherwise) a near-miss may be a second right answer (swapping one set of a cover for
+    another often gives another cover), so its rate is only recorded, and a shotgun's decoys are
+    answers that scored wrong on their own and add something the reference does not hold.
+
+    Responses are scored in two batches (one round trip per sandbox worker each): every probe, then
+    the shotguns built from what the first batch showed to be wrong.
     """
     rng = random.Random(rng_seed)
-    # (kind, level, instance, response, detail)
-    trials: list[tuple[str, float, Instance, str, str]] = []
+    kind = answer_kind(env)
+    # (kind, level, instance, response, detail, candidate)
+    trials: list[tuple[str, float, Instance, str, str, str]] = []
     for level, instances in samples.items():
         for index, instance in enumerate(instances):
             reference = instance.reference.strip()
             for bad in MALFORMED_ANSWERS:
                 if bad.strip() != reference:
-                    trials.append(("malformed", level, instance, wrap_answer(bad), bad))
-            trials.append(("untagged", level, instance, instance.reference, ""))
-            near = perturbations(instance.reference, rng)
-            trials += [("perturbed", level, instance, wrap_answer(candidate), candidate) for candidate in near]
-            other = instances[(index + 1) % len(instances)]
-            if other.reference.strip() != reference:
-                trials.append(("other", level, instance, wrap_answer(other.reference), ""))
-            # A shotgun lists many candidates at once, the right one among them.
-            decoys = [o.reference for o in instances if o.reference.strip() != reference][:3] + near[:3]
-            if decoys:
-                for sep in (" ", "\n", " or ", ", "):
-                    for shotgun in (sep.join([instance.reference, *decoys]), sep.join([*decoys, instance.reference])):
-                        trials.append(("shotgun", level, instance, wrap_answer(shotgun), str(len(decoys) + 1)))
+                    trials.append(("malformed", level, instance, wrap_answer(bad), bad, bad))
+            trials.append(("untagged", level, instance, instance.reference, "", ""))
+            for candidate in perturbations(instance.reference, rng):
+                trials.append(("perturbed", level, instance, wrap_answer(candidate), candidate, candidate))
+            for candidate in random_answers(instance.reference, instance.prompt, rng):
+                trials.append(("random", level, instance, wrap_answer(candidate), candidate, candidate))
+            for other in instances[index + 1 : index + 4] + instances[: max(0, index + 4 - len(instances))]:
+                if other is not instance and other.reference.strip() != reference:
+                    trials.append(("other", level, instance, wrap_answer(other.reference), "", other.reference))
     verdicts = env.score_many([t[2] for t in trials], [t[3] for t in trials])
-    counts = {"perturbed": [0, 0], "other": [0, 0]}
-    for (kind, level, instance, _, detail), verdict in zip(trials, verdicts, strict=True):
+    counts: dict[str, list[int]] = {"perturbed": [0, 0], "random": [0, 0], "other": [0, 0]}
+    wrong: dict[int, dict[str, list[str]]] = {}  # per instance and probe: candidates that scored wrong alone
+    for (probe, level, instance, _, detail, candidate), verdict in zip(trials, verdicts, strict=True):
         where = f"seed {instance.seed}, level {level}"
-        if kind == "malformed" and verdict.correct:
+        if probe == "malformed" and verdict.correct:
             return CheckResult("wrong_answers", False, f"malformed answer {detail!r} scored 1.0 ({where})")
-        if kind == "untagged" and verdict.reward > 0:
+        if probe == "untagged" and verdict.reward > 0:
             return CheckResult("wrong_answers", False, "a response without <answer> tags earned reward")
-        if kind == "shotgun" and verdict.correct:
+        if probe in counts:
+            counts[probe][0] += 1
+            counts[probe][1] += verdict.correct
+            if not verdict.correct and (probe != "perturbed" or kind == "unique"):
+                wrong.setdefault(id(instance), {}).setdefault(probe, []).append(candidate)
+    shotguns = _shotguns(samples, wrong, kind)
+    verdicts = env.score_many([t[0] for t in shotguns], [t[1] for t in shotguns]) if shotguns else []
+    for (instance, _, level, size), verdict in zip(shotguns, verdicts, strict=True):
+        if verdict.correct:
+            where = f"seed {instance.seed}, level {level}"
             return CheckResult(
-                "wrong_answers", False, f"a shotgun answer listing {detail} candidates scored 1.0 ({where})"
+                "wrong_answers", False, f"a shotgun answer listing {size} candidates scored 1.0 ({where})"
             )
-        if kind in counts:
-            counts[kind][0] += 1
-            counts[kind][1] += verdict.correct
-    perturbed_total, perturbed_accepted = counts["perturbed"]
-    other_total, other_accepted = counts["other"]
-    figures = {
-        "perturbed_accept_rate": perturbed_accepted / max(perturbed_total, 1),
-        "other_accept_rate": other_accepted / max(other_total, 1),
-        "perturbed_tried": perturbed_total,
-    }
-    if perturbed_total and figures["perturbed_accept_rate"] > MAX_PERTURBED_ACCEPT:
-        return CheckResult(
-            "wrong_answers",
-            False,
-            f"{figures['perturbed_accept_rate']:.0%} of perturbed references still scored 1.0",
-            figures,
-        )
-    if other_total and figures["other_accept_rate"] > MAX_OTHER_ACCEPT:
-        return CheckResult(
-            "wrong_answers",
-            False,
-            f"{figures['other_accept_rate']:.0%} of other instances' references scored 1.0",
-            figures,
-        )
+    figures: dict[str, Any] = {"answers": kind, "shotguns_tried": len(shotguns)}
+    for probe, (total, accepted) in counts.items():
+        figures[f"{probe}_accept_rate"] = accepted / max(total, 1)
+        figures[f"{probe}_tried"] = total
+    # Where many answers are right, another instance's reference is one more random answer of the
+    # right shape (a tiny instance's timetable often fits another tiny instance): the same limit.
+    other_limit = MAX_OTHER_ACCEPT if kind == "unique" else MAX_RANDOM_ACCEPT
+    limits = [("random", MAX_RANDOM_ACCEPT, "random answers of the reference's shape"),
+              ("other", other_limit, "other instances' references")]  # fmt: skip
+    if kind == "unique":
+        limits.insert(0, ("perturbed", MAX_PERTURBED_ACCEPT, "perturbed references"))
+    for probe, limit, what in limits:
+        rate = figures[f"{probe}_accept_rate"]
+        if counts[probe][0] and rate > limit:
+            hint = ' (if several answers can be right, declare answers = "many")' if probe == "perturbed" else ""
+            return CheckResult("wrong_answers", False, f"{rate:.0%} of {what} still scored 1.0{hint}", figures)
+    near = "perturbed" if kind == "unique" else "(near-misses may be right: not judged)"
     return CheckResult(
-        "wrong_answers", True, "malformed, perturbed, other-instance and shotgun answers rejected", figures
+        "wrong_answers", True, f"malformed, random, other-instance, shotgun and {near} answers rejected", figures
     )
+
+
+def _shotguns(
+    samples: dict[float, list[Instance]], wrong: dict[int, dict[str, list[str]]], kind: str
+) -> list[tuple[Instance, str, float, int]]:
+    """(instance, response, level, candidates) for answers listing the reference among decoys that
+    scored wrong on their own (two of each probe), in both orders and with four separators. Where
+    many answers are right a decoy must hold a token the reference does not: repeating the
+    reference's own parts lists no other candidate."""
+    out = []
+    for level, instances in samples.items():
+        for instance in instances:
+            reference_tokens = set(split_tokens(instance.reference))
+            decoys = [
+                d
+                for found in wrong.get(id(instance), {}).values()
+                for d in [d for d in found if kind == "unique" or not set(split_tokens(d)) <= reference_tokens][:2]
+            ]
+            if not decoys:
+                continue
+            for sep in (" ", "\n", " or ", ", "):
+                for listing in ([instance.reference, *decoys], [*decoys, instance.reference]):
+                    out.append((instance, wrap_answer(sep.join(listing)), level, len(listing)))
+    return out
 
 
 def check_no_leak(env: Environment, samples: dict[float, list[Instance]]) -> CheckResult:

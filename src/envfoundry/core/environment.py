@@ -23,6 +23,9 @@ from envfoundry.core.params import Param, ParamSpace
 from envfoundry.errors import ContractError, InvalidInputError
 
 ASYMMETRIES = ("algorithmic", "planted")
+# How many answers can be right: "unique" (near-misses of the reference must fail) or "many"
+# (the verifier checks constraints). Undeclared: "many" for planted environments, else "unique".
+ANSWER_KINDS = ("unique", "many")
 AUTHOR_METHODS = ("generate", "prompt", "reference", "verify")
 # A verifier never needs more than this to judge an answer; longer ones are rejected unread.
 MAX_ANSWER_CHARS = 200_000
@@ -145,10 +148,16 @@ def contract_errors(cls: Any) -> list[str]:
     errors = []
     name = cls.__dict__.get("name", getattr(cls, "name", None))
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        errors.append(f"{label}.name must be a lowercase identifier like 'planted_subset_sum' (an adapter may "
-                      f"prefix a namespace: 'rg:chain_sum'), got {name!r}")
+        errors.append(
+            f"{label}.name must be a lowercase identifier like 'planted_subset_sum' (an adapter may "
+            f"prefix a namespace: 'rg:chain_sum'), got {name!r}"
+        )
     if getattr(cls, "asymmetry", None) not in ASYMMETRIES:
         errors.append(f"{label}.asymmetry must be 'algorithmic' or 'planted', got {getattr(cls, 'asymmetry', None)!r}")
+    if getattr(cls, "answers", "") not in ("", *ANSWER_KINDS):
+        errors.append(
+            f"{label}.answers must be 'unique' or 'many' (or left out), got {getattr(cls, 'answers', None)!r}"
+        )
     space = getattr(cls, "space", None)
     if not isinstance(space, Mapping):
         errors.append(f"{label}.space must be a dict of parameter names to IntParam/FloatParam/ChoiceParam")
@@ -165,6 +174,14 @@ def contract_errors(cls: Any) -> list[str]:
     if not isinstance(getattr(cls, "version", None), int):
         errors.append(f"{label}.version must be an integer")
     return errors
+
+
+def answer_kind(env: Any) -> str:
+    """``"unique"`` or ``"many"``: an environment's declared ``answers``, else what its asymmetry implies."""
+    declared = getattr(env, "answers", "") or ""
+    return (
+        declared if declared in ANSWER_KINDS else ("many" if getattr(env, "asymmetry", "") == "planted" else "unique")
+    )
 
 
 def _seed_prefix(name: str, version: int, params: Mapping[str, Any]) -> str:
@@ -191,6 +208,11 @@ class Environment:
         family: optional free-text family, e.g. ``"graphs"``, ``"constraint"``, ``"spatial"``.
         seed_name: optional; the name instance draws are keyed on, where it is not ``name``: an
             environment renamed without ``version`` bump keeps drawing the same instances.
+        answers: optional; ``"unique"`` when one answer is right (the check battery then requires
+            near-misses of the reference to fail) or ``"many"`` when the verifier checks
+            constraints and other answers may be right too (covers, colourings, schedules: the
+            battery then probes with answers known to be wrong). Left out, it is ``"many"`` for a
+            planted environment and ``"unique"`` for an algorithmic one (``answer_kind``).
     """
 
     name: ClassVar[str] = ""
@@ -199,6 +221,7 @@ class Environment:
     version: ClassVar[int] = 1
     family: ClassVar[str] = ""
     seed_name: ClassVar[str] = ""
+    answers: ClassVar[str] = ""
 
     def __init__(self) -> None:
         errors = contract_errors(type(self))

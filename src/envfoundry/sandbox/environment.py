@@ -15,7 +15,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from envfoundry.core.environment import ASYMMETRIES, CORRECT_EPS, Instance, Verdict, answer_to_verify, coerce_instance
+from envfoundry.core.environment import (
+    ANSWER_KINDS,
+    ASYMMETRIES,
+    CORRECT_EPS,
+    Instance,
+    Verdict,
+    answer_to_verify,
+    coerce_instance,
+)
 from envfoundry.core.params import ParamSpace
 from envfoundry.core.registry import read_source
 from envfoundry.errors import EnvfoundryError, InvalidInputError
@@ -113,9 +121,12 @@ class SandboxedEnvironment:
         for key in ("family", "description"):
             if not isinstance(description.get(key), str):
                 raise InvalidInputError(f"{key} must be a string")
+        if description.get("answers", "") not in ("", *ANSWER_KINDS):
+            raise InvalidInputError("answers must be 'unique' or 'many'")
         self.name: str = name
         self.version: int = version
         self.asymmetry: str = description["asymmetry"]
+        self.answers: str = description.get("answers", "")
         self.family: str = description["family"]
         self.description: str = description["description"]
         self.parameter_space = ParamSpace.from_spec(description.get("space"), owner=f"environment '{name}'")
@@ -196,9 +207,7 @@ class SandboxedEnvironment:
         """Score a bare answer (the text that would sit inside the answer tags)."""
         return self._score([instance], [answer], bare=True)[0]
 
-    def score_many(
-        self, instances: Sequence[Instance | Mapping[str, Any]], responses: Sequence[str]
-    ) -> list[Verdict]:
+    def score_many(self, instances: Sequence[Instance | Mapping[str, Any]], responses: Sequence[str]) -> list[Verdict]:
         """Score many responses in one round trip per worker. A failure in the sandbox gives that
         item reward 0 with ``reason`` starting "sandbox:" and ``metadata["sandbox_error"]``."""
         return self._score(instances, responses, bare=False)

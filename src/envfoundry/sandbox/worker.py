@@ -94,6 +94,7 @@ def _describe(env: Any) -> dict[str, Any]:
         "name": env.name,
         "version": env.version,
         "asymmetry": env.asymmetry,
+        "answers": getattr(env, "answers", ""),
         "family": env.family,
         "description": env.description,
         "space": env.parameter_space.to_spec(),

@@ -32,7 +32,7 @@ from envfoundry.core import parse_int, parse_int_list
 class MyTask(Environment):
     \"\"\"One sentence describing the task.\"\"\"
     name = "my_task"                  # lowercase identifier, new
-    asymmetry = "algorithmic"         # or "planted"
+    asymmetry = "algorithmic"         # or "planted" (then verify checks constraints: many answers may be right)
     family = "arithmetic"
     space = {"n": IntParam(3, 30)}    # every parameter: bounds; larger is harder (harder="down" flips)
 
@@ -138,8 +138,13 @@ class Proposer:
         family = self.rng.choice(FAMILIES)
         return Proposal(
             new_messages(examples, archived, kind, family),
-            {"mode": "new", "parents": [name for name, _ in examples], "generator": self.generator_name,
-             "kind": kind, "family": family},  # fmt: skip
+            {
+                "mode": "new",
+                "parents": [name for name, _ in examples],
+                "generator": self.generator_name,
+                "kind": kind,
+                "family": family,
+            },  # fmt: skip
         )
 
     def mutate(self, name: str, source: str, archived: list[str]) -> Proposal:
