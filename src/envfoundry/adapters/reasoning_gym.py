@@ -27,11 +27,13 @@ import copy
 import difflib
 import functools
 import json
+import math
 import random
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from envfoundry.core.answer import answer_instruction
@@ -46,6 +48,11 @@ INSTALL_HINT = "pip install reasoning-gym"
 ANSWER_EXAMPLE = "your answer"
 # reasoning-gym adds the item index to the dataset seed; a 31-bit seed stays valid for every RNG it uses.
 _SEED_BOUND = 2**31
+# The last vetting of every dataset (``benchmarks/vet_reasoning_gym.py --write-table``): which pass
+# the battery and, for the others, the first failing check. ``catalogue`` reads it.
+VETTING_FILE = Path(__file__).with_name("reasoning_gym_vetting.json")
+# Seeds tried per instance before a generator that keeps raising is reported.
+GENERATE_ATTEMPTS = 8
 # Dataset objects kept per process (some hold word lists, graphs or task files).
 _CACHE_SIZE = 32
 
@@ -58,24 +65,25 @@ class ReasoningGymError(EnvfoundryError, ValueError):
     """A dataset name, level or item the adapter cannot use."""
 
 
-# Vetted with `python benchmarks/vet_reasoning_gym.py --jobs 2` against reasoning-gym 0.1.25
-# (16 seeds x 5 levels, plus a fresh-process comparison): 102 datasets with a curriculum vetted,
-# 37 pass. Failures by first failing check:
-#   14 wrong_answers    lenient scorers: a shotgun, 'yes', 'NaN' or a perturbed answer gets 1.0
-#   14 difficulty_grows the level does not make instances grow (flat or falling between levels)
-#    9 sample_time      over 50 ms per instance at level 1 (sudoku, futoshiki, sokoban, bf, ...)
-#    7 no_leak          the question shows the answer verbatim (worked examples, copied lists)
-#    5 timeout          generation hangs at level 1 (arc_1d, jugs, number_sequence, puzzle24) or
-#                       takes seconds (zebra_puzzles)
-#    5 no_reference     answer is None: the scorer checks solutions (graph_color, rush_hour, ...)
-#    5 rg_error         reasoning-gym rejects its own curriculum's config at level 0 or 1
-#                       (caesar_cipher, countdown, knight_swap, letter_jumble, spell_backward)
-#    2 json_round_trip  arc_agi, rearc: the scorer needs tuples that JSON turns into lists
-#    4 others           codeio (items depend on the seed at construction), modulo_grid (invalid
-#                       config mid-curriculum), game_of_life_halting (few distinct items),
-#                       isomorphic_strings (differs across processes)
-# Sample-time verdicts near the budget vary between runs (binary_matrix, circuit_logic pass at
-# 36-40 ms), so those are left out of the default set, as are near-duplicates of ones in it.
+# Vetted with `python benchmarks/vet_reasoning_gym.py --jobs 2 --calibrate ... --write-table` against
+# reasoning-gym 0.1.25 (16 seeds x 5 levels, plus a fresh-process comparison; the verdicts are in
+# reasoning_gym_vetting.json): 65 of the 102 datasets with a curriculum pass (37 before envfoundry's
+# own verifiers, measured level ranges, solutions from metadata, tuple repair and the retry of a
+# generator that raises). Failures by first failing check:
+#   10 no_leak          the question shows the answer verbatim (worked examples, copied lists): rejected
+#    6 wrong_answers    scorers that take a shotgun or a near-miss where the answer is symbolic or
+#                       several are right (integration, polynomials, logic, quantum_lock, coin_flip)
+#    6 difficulty_grows nothing measured grows with the level (aiw, syllogism; countdown, futoshiki,
+#                       game_of_life, sudoku are capped to their easiest setting by the time budget)
+#    3 timeout          arc_1d, number_sequence, puzzle24: vetting takes over 420 s
+#    3 determinism_across_processes  isomorphic_strings, ransom_note, word_ladder (set order)
+#    2 no_reference     boxnet, rush_hour: the scorer checks solutions and no solution is known
+#    2 rg_error         knight_swap (its lowest level hangs), rubiks_cube (its sizes fail or are slow)
+#    2 sample_time      polynomial_equations (51-53 ms, at the budget), sokoban
+#    3 others           codeio (items depend on the seed at construction), modulo_grid (invalid
+#                       config mid-curriculum), game_of_life_halting (few distinct items)
+# The default set leaves out datasets whose level 1 is near the time budget or capped (bf, circuit_logic,
+# jugs, maze, zebra_puzzles, binary_matrix) and near-duplicates of ones in it (decimal_chain_sum).
 DEFAULT_DATASETS: tuple[str, ...] = (
     # arithmetic
     "basic_arithmetic",
@@ -86,9 +94,18 @@ DEFAULT_DATASETS: tuple[str, ...] = (
     "gcd",
     "leg_counting",
     "products",
+    "complex_arithmetic",
+    "lcm",
+    "power_function",
+    "prime_factorization",
+    "count_bits",
+    "base_conversion",
+    "time_intervals",
+    "calendar_arithmetic",
     # algebra, geometry
     "simple_equations",
     "simple_geometry",
+    "advanced_geometry",
     # algorithmic: numbers, strings, lists, grids
     "count_primes",
     "cryptarithm",
@@ -103,18 +120,193 @@ DEFAULT_DATASETS: tuple[str, ...] = (
     "string_splitting",
     "string_synthesis",
     "word_sequence_reversal",
+    "word_sorting",
+    "letter_jumble",
+    "spell_backward",
+    "caesar_cipher",
+    "binary_alternation",
+    "palindrome_generation",
+    "manipulate_matrix",
+    "pool_matrix",
     # graphs
     "course_schedule",
     "family_relationships",
     "largest_island",
     "path_star",
-    # games
+    "graph_color",
+    # games and puzzles
     "mahjong_puzzle",
     "survo",
     "tsumego",
+    "mini_sudoku",
+    "tower_of_hanoi",
+    "n_queens",
+    "kakurasu",
+    # logic
+    "knights_knaves",
+    "self_reference",
     # cognition
     "rectangle_count",
+    "color_cube_rotation",
+    "emoji_mystery",
+    "figlet_font",
 )
+
+
+# ----- envfoundry's own verifiers, for datasets whose scorer is lenient ---------------------------
+_SPACE_RE = re.compile(r"\s+")
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def normalise(text: str) -> str:
+    """Whitespace collapsed, ends stripped (and one trailing full stop)."""
+    return _SPACE_RE.sub(" ", text.strip().rstrip(".").strip())
+
+
+def exact_match(reference: str, answer: str) -> Score:
+    """1.0 when the answer equals the reference once both are normalised (``normalise``), or when
+    both are single numbers of equal value (``3`` and ``3.0``); else 0. Never a substring match."""
+    want, got = normalise(reference), normalise(answer)
+    if got == want:
+        return Score(1.0, "matches the reference")
+    if _NUMBER_RE.fullmatch(want) and _NUMBER_RE.fullmatch(got) and float(want) == float(got):
+        return Score(1.0, "equals the reference")
+    return Score(0.0, "does not match the reference")
+
+
+def caseless_match(reference: str, answer: str) -> Score:
+    """``exact_match`` ignoring letter case (for answers such as a word read off a banner)."""
+    return exact_match(reference.casefold(), answer.casefold())
+
+
+def _unit_in_last_place(number: str) -> float:
+    """The value of one unit in the last printed digit: 0.01 for "3.14", 1e-08 for "1.5e-07"."""
+    mantissa, _, exponent = number.lower().partition("e")
+    return 10.0 ** (int(exponent or 0) - len(mantissa.partition(".")[2]))
+
+
+def numeric_match(reference: str, answer: str) -> Score:
+    """The reference's numbers in its own frame (a coordinate pair "(x, y)", a trailing unit that
+    may be left out), each within half a unit of its last printed digit: every digit the reference
+    shows must be right, and nothing may be added."""
+    want_numbers = _NUMBER_RE.findall(reference)
+    got_numbers = _NUMBER_RE.findall(answer)
+    frame = _NUMBER_RE.sub("#", normalise(reference)).replace(" ", "")
+    got_frame = _NUMBER_RE.sub("#", normalise(answer)).replace(" ", "")
+    if got_frame not in (frame, frame.rstrip("°%")) or len(got_numbers) != len(want_numbers):
+        return Score(0.0, f"answer must have the reference's form ({frame.replace('#', 'n')})")
+    for want, got in zip(want_numbers, got_numbers, strict=True):
+        if abs(float(got) - float(want)) > 0.5 * _unit_in_last_place(want) * (1 + 1e-9):
+            return Score(0.0, "does not equal the reference to its printed precision")
+    return Score(1.0, "equals the reference to its printed precision")
+
+
+_ROLE_RE = re.compile(r"\b([A-Z][a-z]+) is an? ([a-z]+)\b")
+
+
+def roles_match(reference: str, answer: str) -> Score:
+    """Knights and knaves (and their variants: angels and devils, altruists and egoists, ...): the
+    same "NAME is a ROLE" claims as the reference, each person once, in any order and with any
+    joining words; nothing else may be claimed."""
+    want = sorted(_ROLE_RE.findall(reference))
+    got = sorted(_ROLE_RE.findall(answer))
+    names = [name for name, _ in got]
+    if not got or len(set(names)) != len(names):
+        return Score(0.0, "answer must say once of each person what they are")
+    if len(_ROLE_RE.sub("", answer).split()) > 2 * len(got) + 2:  # joining words only, not prose
+        return Score(0.0, "answer must state the roles only")
+    return Score(float(got == want), "roles match" if got == want else "wrong roles")
+
+
+# Datasets whose own ``score_answer`` gives full marks to wrong answers (vetting found a shotgun, a
+# random answer or a near-miss scored 1.0): envfoundry scores them itself, by the verifier named
+# here. Each has one right answer, the reference, up to the spelling the verifier forgives;
+# ``benchmarks/vet_reasoning_gym.py`` reports where reasoning-gym's scorer and ours disagree.
+VERIFIERS: dict[str, Any] = {
+    "advanced_geometry": numeric_match,  # theirs took a shotgun of candidates
+    "complex_arithmetic": exact_match,  # theirs took 'NaN'
+    "figlet_font": caseless_match,  # theirs took the word repeated
+    "fraction_simplification": exact_match,  # theirs took a shotgun
+    "knights_knaves": roles_match,  # theirs took near-misses with words dropped and swapped
+    "letter_jumble": exact_match,  # theirs took a shotgun
+    "spell_backward": exact_match,  # theirs took a shotgun
+    "power_function": numeric_match,  # theirs took last digits changed
+    "time_intervals": exact_match,  # theirs took '1 ' for '1 days'
+    "word_sorting": exact_match,  # theirs took a shotgun
+}
+
+
+def _seconds_between(metadata: Mapping[str, Any]) -> float:
+    from datetime import datetime
+
+    start, end = (datetime.fromisoformat(str(metadata[key])) for key in ("start_time", "end_time"))
+    return abs((end - start).total_seconds())
+
+
+# Datasets whose question text does not grow with what makes them harder (a 4x4 sudoku is as long
+# with 4 blanks as with 12): complexity measured from the item's metadata instead.
+COMPLEXITY: dict[str, Any] = {
+    "base_conversion": lambda m: math.log2(m["decimal_value"] + 2) * math.log2(m["source_base"] * m["target_base"]),
+    "manipulate_matrix": lambda m: m["rows"] * m["cols"] * (1 + m["num_transforms"]),
+    "caesar_cipher": lambda m: int(m["num_words"]) * math.log2(1 + int(m["rotation"])),
+    "kakurasu": lambda m: m["n_rows"] * m["n_cols"] / m["p_ones"],
+    "mini_sudoku": lambda m: m["num_empty"],
+    "number_sorting": lambda m: math.log2(m["numbers"])
+    * (1 + max(len(x.partition(".")[2]) for x in m["original_numbers"]))
+    * math.log10(10 + max(abs(float(x)) for x in m["original_numbers"])),
+    "power_function": lambda m: abs(m["exponent"]),
+    "self_reference": lambda m: m["difficulty"]["difficulty"],
+    "time_intervals": lambda m: math.log2(2 + _seconds_between(m)),
+    "tower_of_hanoi": lambda m: m["num_disks"] * m["num_pegs"],
+}
+
+
+# Datasets with many right answers, their scorer checking constraints (any placement of the queens
+# that attacks none, any proper colouring): the battery probes them as it does planted
+# environments (``answers``).
+MANY_ANSWERS: frozenset[str] = frozenset({"graph_color", "n_queens"})
+
+
+# Datasets whose scorer compares grids as tuples of tuples, which JSON turns into lists: these
+# metadata fields are turned back into tuples before it scores.
+TUPLE_FIELDS: dict[str, tuple[str, ...]] = {"arc_agi": ("input", "output"), "rearc": ("input", "output")}
+
+
+def _as_tuples(value: Any) -> Any:
+    return tuple(_as_tuples(item) for item in value) if isinstance(value, (list, tuple)) else value
+
+
+def scorer_entry(dataset: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The item as reasoning-gym's scorer expects it, from its JSON form (a copy)."""
+    fields = TUPLE_FIELDS.get(dataset, ())
+    if not fields:
+        return dict(entry)
+    metadata = dict(entry.get("metadata") or {})
+    for name in fields:
+        if name in metadata:
+            metadata[name] = _as_tuples(metadata[name])
+    return {**entry, "metadata": metadata}
+
+
+# Datasets whose items carry no answer (their scorer checks a solution) but one solution in their
+# metadata, under this key: it becomes the reference, and reasoning-gym's scorer still judges.
+REFERENCES: dict[str, str] = {
+    "graph_color": "possible_answer",
+    "propositional_logic": "example_answer",
+    "rubiks_cube": "example_correct_answer",
+}
+
+
+def entry_reference(dataset: str, entry: Mapping[str, Any]) -> str | None:
+    """The reference for an item: its answer string, else the solution its metadata holds for a
+    dataset in ``REFERENCES`` (JSON-encoded unless it is a string), else None."""
+    answer = entry.get("answer")
+    if isinstance(answer, str):
+        return answer
+    found = (entry.get("metadata") or {}).get(REFERENCES.get(dataset, ""))
+    if found is None:
+        return None
+    return found if isinstance(found, str) else json.dumps(found)
 
 
 # ----- reasoning-gym access ---------------------------------------------------------------------
@@ -147,6 +339,37 @@ def available() -> list[str]:
     """Names of the reasoning-gym datasets that have a curriculum (the adaptable ones), sorted."""
     factory = _factory()
     return sorted(name for name in factory.DATASETS if name in factory.CURRICULA)
+
+
+@functools.cache
+def vetting() -> dict[str, Any]:
+    """The recorded vetting: ``reasoning_gym_version``, ``verdicts`` ({dataset: None | "check: reason"})
+    and ``ranges`` ({dataset: {parameter: [low, high]}}, the measured index ranges of datasets whose
+    full range reasoning-gym rejects or samples too slowly); empty when none is recorded."""
+    try:
+        recorded = json.loads(VETTING_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    return {"reasoning_gym_version": None, "verdicts": {}, "ranges": {}, **recorded}
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """One entry per adaptable reasoning-gym dataset: ``name`` (``rg:NAME``), ``dataset``, ``vetted``
+    and, when not vetted, ``reason`` (the first failing check of the recorded vetting, or that the
+    dataset was not vetted). ``vetted_with`` is the reasoning-gym version the verdicts were taken on."""
+    recorded = vetting()
+    verdicts, version = recorded["verdicts"], recorded["reasoning_gym_version"]
+    entries = []
+    for dataset in available():
+        entry: dict[str, Any] = {"name": env_name(dataset), "dataset": dataset, "family": FAMILY}
+        if dataset not in verdicts:
+            entry.update(vetted=False, reason=f"not vetted (the recorded vetting is for reasoning-gym {version})")
+        else:
+            entry.update(vetted=verdicts[dataset] is None, vetted_with=version)
+            if verdicts[dataset] is not None:
+                entry["reason"] = verdicts[dataset]
+        entries.append(entry)
+    return entries
 
 
 def env_name(dataset: str) -> str:
@@ -213,6 +436,15 @@ class Attribute:
             ensure_interval=bool(getattr(definition, "ensure_interval", False)),
             description=definition.description or "",
         )
+
+    @property
+    def top(self) -> int:
+        """The highest index that means its own setting. An interval attribute's index i spans
+        levels i and i + 1, so its last level is reached at the index before it: the last index
+        would repeat that interval (reasoning-gym's curriculum does), making level 1 no harder."""
+        last = len(self.levels) - 1
+        pairs = self.ensure_interval and len(self.fields) == 2 and not isinstance(self.levels[0], (list, tuple))
+        return last - 1 if pairs and last > 0 else last
 
     def config_fields(self, index: int) -> dict[str, Any]:
         """The config field(s) this attribute sets at level ``index``."""
@@ -303,13 +535,31 @@ class ReasoningGymEnvironment(Environment):
                 dataset.config.seed = rg_seed
             return dataset[0]
 
+    def draw_entry(self, rng: random.Random, indices: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(dataset seed, item) for the next seed ``rng`` gives. A generator that raises for a seed
+        (the maze's "Could not find suitable path cell after 1000 attempts") is asked again with the
+        next seed from the same rng, so the item is still a pure function of the contract's seed and
+        nothing reaches the trainer; ``GENERATE_ATTEMPTS`` failures in a row are a ``ReasoningGymError``."""
+        self._key(indices)
+        for attempt in range(GENERATE_ATTEMPTS):
+            rg_seed = rng.randrange(_SEED_BOUND)
+            try:
+                return rg_seed, self.rg_entry(rg_seed, indices)
+            except Exception as exc:  # noqa: BLE001 - any reasoning-gym failure earns a retry
+                if attempt == GENERATE_ATTEMPTS - 1:
+                    raise ReasoningGymError(
+                        f"reasoning-gym's {self.dataset} raised on {GENERATE_ATTEMPTS} seeds in a row, the last "
+                        f"with {type(exc).__name__}: {exc}"
+                    ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- the contract --
     def generate(self, rng: random.Random, **params: Any) -> dict[str, Any]:
-        rg_seed = rng.randrange(_SEED_BOUND)
-        entry = self.rg_entry(rg_seed, params)
+        rg_seed, entry = self.draw_entry(rng, params)
         if not isinstance(entry.get("question"), str):
             raise ReasoningGymError(f"reasoning-gym's {self.dataset} gave no question string")
-        if not isinstance(entry.get("answer"), str):
+        reference = entry_reference(self.dataset, entry)
+        if reference is None:
             raise ReasoningGymError(
                 f"reasoning-gym's {self.dataset} gave no answer string (got {type(entry.get('answer')).__name__}), "
                 "so there is no reference"
@@ -318,22 +568,29 @@ class ReasoningGymEnvironment(Environment):
             entry = json.loads(json.dumps(entry))
         except (TypeError, ValueError) as exc:
             raise ReasoningGymError(f"reasoning-gym's {self.dataset} entry is not plain JSON: {exc}") from None
-        return {"dataset": self.dataset, "levels": dict(params), "rg_seed": rg_seed, "entry": entry}
+        state = {"dataset": self.dataset, "levels": dict(params), "rg_seed": rg_seed, "entry": entry}
+        if reference != entry.get("answer"):  # found in the metadata (REFERENCES)
+            state["reference"] = reference
+        return state
 
     def prompt(self, state: dict[str, Any]) -> str:
         return f"{state['entry']['question'].rstrip()}\n\n{answer_instruction(ANSWER_EXAMPLE)}"
 
     def reference(self, state: dict[str, Any]) -> str:
-        return state["entry"]["answer"]
+        return state.get("reference", state["entry"]["answer"])
 
     def verify(self, state: dict[str, Any], answer: str) -> Score:
+        if self.dataset in VERIFIERS:
+            return VERIFIERS[self.dataset](self.reference(state), answer)
         dataset = self.rg_dataset(state["levels"])
-        reward = float(dataset.score_answer(answer, dict(state["entry"])))
+        reward = float(dataset.score_answer(answer, scorer_entry(self.dataset, state["entry"])))
         return Score(reward, f"reasoning-gym's score_answer gave {reward:g}")
 
     def complexity(self, state: dict[str, Any]) -> float:
         # Generic across datasets: the text the model reads plus the text it must write.
-        return float(len(state["entry"]["question"]) + len(state["entry"]["answer"]))
+        if self.dataset in COMPLEXITY:
+            return float(COMPLEXITY[self.dataset](state["entry"]["metadata"]))
+        return float(len(state["entry"]["question"]) + len(self.reference(state)))
 
     def metadata(self, state: dict[str, Any]) -> dict[str, Any]:
         return {"source": "reasoning_gym", "reasoning_gym_version": reasoning_gym_version()}
@@ -359,23 +616,34 @@ def _build_class(dataset: str) -> type[ReasoningGymEnvironment]:
         raise ReasoningGymError(f"reasoning-gym dataset '{dataset}' has curriculum attributes with clashing names")
     category = dataset_cls.__module__.split(".")[1] if dataset_cls.__module__.count(".") >= 2 else "other"
     summary = (dataset_cls.__doc__ or "").strip().splitlines()[0:1] or ["no description"]
+    ranges = vetting().get("ranges", {}).get(dataset, {})
+    scoring = (
+        "scoring is envfoundry's normalised exact match against the reference (reasoning-gym's own scorer "
+        "gives full marks to wrong answers)"
+        if dataset in VERIFIERS
+        else "scoring is the dataset's own score_answer: its partial credit is kept as the reward, and only "
+        "full marks count as correct"
+    )
     doc = (
         f"reasoning-gym's '{dataset}' dataset ({category}): {summary[0].rstrip('.')}.\n\n"
         f"Adapted from reasoning-gym {reasoning_gym_version()}. Each parameter is an index into one "
         f"curriculum attribute's levels ({', '.join(a.name for a in attributes)}): level 0 puts every "
-        "attribute at its first level, level 1 at its last. The reference is the dataset's answer and "
-        "scoring is the dataset's own score_answer: its partial credit is kept as the reward, and only "
-        "full marks count as correct."
-    )
-    space = {
-        a.param: IntParam(
-            0,
-            len(a.levels) - 1,
+        "attribute at its first level, level 1 at its last"
+        + (" that reasoning-gym accepts and samples within the time budget (measured, see the parameters)"
+           if ranges else "")
+        + f". The reference is the dataset's answer and {scoring}."
+    )  # fmt: skip
+    space = {}
+    for a in attributes:
+        low, high = ranges.get(a.param, (0, a.top))
+        capped = f"; indices {low}-{high} of 0-{a.top} (measured)" if (low, high) != (0, a.top) else ""
+        space[a.param] = IntParam(
+            low,
+            high,
             description=f"index into the '{a.name}' levels {_short(a.levels)} ({' / '.join(a.fields)})"
-            + (f": {a.description}" if a.description else ""),
+            + (f": {a.description}" if a.description else "")
+            + capped,
         )
-        for a in attributes
-    }
     namespace = {
         "__doc__": doc,
         "__module__": __name__,
@@ -386,6 +654,7 @@ def _build_class(dataset: str) -> type[ReasoningGymEnvironment]:
         "space": space,
         "dataset": dataset,
         "attributes": attributes,
+        "answers": "many" if dataset in MANY_ANSWERS else "unique",
     }
     return type(_class_name(dataset), (ReasoningGymEnvironment,), namespace)
 

@@ -319,7 +319,7 @@ def check_wrong_answers(env: Environment, samples: dict[float, list[Instance]], 
         for index, instance in enumerate(instances):
             reference = instance.reference.strip()
             for bad in MALFORMED_ANSWERS:
-                if bad.strip() != reference:
+                if bad.strip().casefold() != reference.casefold():  # "yes" is right where the reference is "Yes"
                     trials.append(("malformed", level, instance, wrap_answer(bad), bad, bad))
             trials.append(("untagged", level, instance, instance.reference, "", ""))
             for candidate in perturbations(instance.reference, rng):

@@ -17,17 +17,26 @@ import collections
 import contextlib
 import json
 import os
+import random
 import statistics
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from envfoundry.adapters.reasoning_gym import ReasoningGymEnvironment, available, make_environment
+from envfoundry.adapters.reasoning_gym import (
+    ReasoningGymEnvironment,
+    available,
+    entry_reference,
+    make_environment,
+    scorer_entry,
+)
 from envfoundry.checks.battery import (
     SAMPLE_BUDGET_S,
     call_in_subprocess,
     check_determinism_across_processes,
     check_environment,
+    perturbations,
+    random_answers,
 )
 from envfoundry.core.environment import CORRECT_EPS
 
@@ -42,21 +51,23 @@ def adapter_problem(env: ReasoningGymEnvironment, seeds: Sequence[int]) -> str |
     for level in (0.0, 1.0):
         indices = env.parameter_space.at_level(level)
         for seed in seeds:
-            try:
-                entry = env.rg_entry(seed, indices)
+            try:  # as ``generate`` draws items: a seed that raises is followed by the next one
+                _, entry = env.draw_entry(random.Random(seed), indices)
             except Exception as exc:  # noqa: BLE001 - any reasoning-gym failure is a vetting verdict
                 return f"rg_error: at level {level} reasoning-gym raised {type(exc).__name__}: {exc}"
-            answer = entry.get("answer")
-            if not isinstance(answer, str):
+            answer = entry_reference(env.dataset, entry)
+            if answer is None:
                 return (
-                    f"no_reference: the answer is {type(answer).__name__}, not a string (the scorer checks solutions)"
+                    f"no_reference: the answer is {type(entry.get('answer')).__name__}, not a string, and no "
+                    "solution is known from the metadata (the scorer checks solutions)"
                 )
             try:
                 loaded = json.loads(json.dumps(entry))
             except (TypeError, ValueError) as exc:
                 return f"not_json: the entry is not plain JSON ({exc})"
             scorer = env.rg_dataset(indices)
-            raw, after = scorer.score_answer(answer, entry), scorer.score_answer(answer, loaded)
+            raw = scorer.score_answer(answer, entry)
+            after = scorer.score_answer(answer, scorer_entry(env.dataset, loaded))
             if raw < 1.0 - CORRECT_EPS:
                 return f"reference: reasoning-gym's own answer scores {raw} at level {level}"
             if after < 1.0 - CORRECT_EPS:
@@ -128,3 +139,139 @@ def failure_counts(verdicts: Mapping[str, str | None]) -> dict[str, int]:
     """How many datasets failed for each kind of reason (the text before the first colon), most first."""
     counts = collections.Counter(reason.split(":", 1)[0] for reason in verdicts.values() if reason)
     return dict(counts.most_common())
+
+
+def scorer_disagreements(
+    dataset: str, seeds: Sequence[int] = VET_SEEDS, levels: Sequence[float] = (0.0, 0.5, 1.0)
+) -> dict[str, object]:
+    """Where envfoundry's verifier and reasoning-gym's ``score_answer`` part ways on a sample of
+    answers for one dataset: the reference, spelling variants of it (case, spacing, a full stop),
+    near-misses, random answers of its shape and other instances' references. Counts of answers
+    both give full marks, only ours, only theirs, and up to three examples of each disagreement."""
+    env = make_environment(dataset)
+    rng = random.Random(0)
+    counts = {"tried": 0, "both": 0, "ours_only": 0, "theirs_only": 0}
+    examples: dict[str, list[dict[str, str]]] = {"ours_only": [], "theirs_only": []}
+    for level in levels:
+        instances = env.sample_many(list(seeds), level=level)
+        for index, instance in enumerate(instances):
+            reference = instance.reference
+            candidates = {reference, reference.upper(), f" {reference} ", f"{reference}.", reference.replace(" ", "  ")}
+            candidates.update(perturbations(reference, rng, count=4))
+            candidates.update(random_answers(reference, instance.prompt, rng, count=2))
+            candidates.add(instances[(index + 1) % len(instances)].reference)
+            scorer = env.rg_dataset(instance.state["levels"])
+            for answer in sorted(candidates):
+                ours = env.score_answer(instance, answer).correct
+                try:
+                    entry = scorer_entry(env.dataset, instance.state["entry"])
+                    theirs = float(scorer.score_answer(answer, entry)) >= 1.0 - CORRECT_EPS
+                except Exception:  # noqa: BLE001 - a scorer that raises gives no marks
+                    theirs = False
+                counts["tried"] += 1
+                key = "both" if ours and theirs else "ours_only" if ours else "theirs_only" if theirs else None
+                if key:
+                    counts[key] += 1
+                if key in examples and len(examples[key]) < 3:
+                    examples[key].append({"reference": reference[:80], "answer": answer[:80]})
+    return {**counts, "examples": examples}
+
+
+# ----- measured level ranges --------------------------------------------------------------------
+CALIBRATION_SEEDS: tuple[int, ...] = tuple(range(6))
+# A setting is kept when its median sampling time is within this share of the battery's budget
+# (the margin absorbs a slower or busier machine).
+CALIBRATION_SHARE = 0.5
+# Seconds one probe (CALIBRATION_SEEDS items at one setting) may take before it counts as hanging.
+PROBE_LIMIT_S = 5.0
+
+
+class _ProbeTimeout(BaseException):  # not an Exception: code that retries on any error must not swallow it
+    pass
+
+
+def _probe(env: ReasoningGymEnvironment, indices: Mapping[str, int]) -> str | None:
+    """Why reasoning-gym cannot serve ``indices`` within the budget ("error: ...", "slow: ...",
+    "hangs"), or None. Runs under SIGALRM: it must be called on a process's main thread."""
+    import signal
+    import time
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _ProbeTimeout
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, PROBE_LIMIT_S)
+    times = []
+    try:
+        for seed in CALIBRATION_SEEDS:
+            start = time.perf_counter()
+            _, entry = env.draw_entry(random.Random(seed), indices)
+            times.append(time.perf_counter() - start)
+            if entry_reference(env.dataset, entry) is None:
+                return "error: no reference"
+    except _ProbeTimeout:
+        return f"hangs: {len(CALIBRATION_SEEDS)} items took over {PROBE_LIMIT_S:g} s"
+    except Exception as exc:  # noqa: BLE001 - any reasoning-gym failure is a verdict on the setting
+        return f"error: {type(exc).__name__}: {exc}"[:200]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    median = statistics.median(times)
+    if median > CALIBRATION_SHARE * SAMPLE_BUDGET_S:
+        return f"slow: median {median * 1000:.1f} ms"
+    return None
+
+
+def calibrate_one(dataset: str) -> dict[str, object]:
+    """The index range per attribute that reasoning-gym accepts and samples within budget.
+
+    The lowest index of each attribute is raised while reasoning-gym rejects it (the others at their
+    lowest); then, from every attribute at its top, the highest index of one attribute at a time
+    (round robin) comes down until level 1 works and samples within ``CALIBRATION_SHARE`` of the
+    budget. Returns ``{"ranges": {param: [low, high]}, "changed": bool, "log": [...]}``, or
+    ``{"error": reason}`` when no setting works. Run it in a fresh interpreter (``calibrate``):
+    a probe that hangs is stopped by SIGALRM."""
+    env = make_environment(dataset)
+    ranges = {a.param: [0, a.top] for a in env.attributes}
+    log: list[str] = []
+    for attribute in env.attributes:
+        while True:
+            indices = {param: low for param, (low, _) in ranges.items()}
+            problem = _probe(env, indices)
+            if problem is None or not problem.startswith("error"):
+                break
+            low, high = ranges[attribute.param]
+            if low >= high:
+                break
+            ranges[attribute.param][0] = low + 1
+            log.append(f"{attribute.param} from {low + 1}: {problem}")
+    if (problem := _probe(env, {param: low for param, (low, _) in ranges.items()})) is not None:
+        return {"error": f"the lowest setting fails: {problem}"}
+    order = [a.param for a in env.attributes]
+    turn = 0
+    while (problem := _probe(env, {param: high for param, (_, high) in ranges.items()})) is not None:
+        movable = [p for p in order if ranges[p][1] > ranges[p][0]]
+        if not movable:
+            return {"error": f"even the lowest setting at level 1 fails: {problem}"}
+        param = movable[turn % len(movable)]
+        turn += 1
+        ranges[param][1] -= 1
+        log.append(f"{param} up to {ranges[param][1]}: {problem}")
+    changed = any(tuple(ranges[a.param]) != (0, a.top) for a in env.attributes)
+    return {"ranges": ranges, "changed": changed, "log": log}
+
+
+def calibrate(datasets: Sequence[str], jobs: int | None = None, timeout_s: float = VET_TIMEOUT_S) -> dict[str, dict]:
+    """``calibrate_one`` per dataset, each in its own interpreter."""
+    jobs = jobs or max(1, (os.cpu_count() or 2) // 2)
+
+    def one(name: str) -> dict:
+        try:
+            return call_in_subprocess("envfoundry.checks.reasoning_gym:calibrate_one", name, timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"error": f"calibration took over {timeout_s:g} s"}
+        except Exception as exc:  # noqa: BLE001
+            return {"error": f"crash: {exc}"}
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return dict(zip(datasets, pool.map(one, datasets), strict=True))

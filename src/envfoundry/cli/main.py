@@ -55,16 +55,31 @@ def _print_json(data: Any) -> None:
 
 
 # ----- list / show ------------------------------------------------------------------------------
+def _reasoning_gym_catalogue() -> list[dict[str, Any]]:
+    """Every reasoning-gym dataset with its recorded vetting verdict; none without reasoning-gym."""
+    from envfoundry.adapters import reasoning_gym
+
+    try:
+        return reasoning_gym.catalogue()
+    except ImportError:
+        return []
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     envs = [_make(name) for name in registered()]
+    datasets = _reasoning_gym_catalogue()
     if args.json:
-        _print_json([_describe(env) for env in envs])
+        _print_json([{**_describe(env), "vetted": True} for env in envs] + datasets)
         return 0
     width = max(len(env.name) for env in envs)
     print(f"{'name':<{width}}  {'asymmetry':<11}  {'family':<12}  parameters")
     for env in envs:
         print(f"{env.name:<{width}}  {env.asymmetry:<11}  {env.family:<12}  {', '.join(env.parameter_space)}")
     print(f"\n{len(envs)} environments. `envfoundry show NAME` describes one.")
+    if datasets:
+        vetted = [entry["name"] for entry in datasets if entry["vetted"]]
+        print(f"reasoning-gym: {len(datasets)} datasets as rg:NAME, {len(vetted)} pass the check battery "
+              "(`envfoundry list --json` gives each verdict).")  # fmt: skip
     return 0
 
 
