@@ -3,7 +3,7 @@ its groups informative? One warm-up, then the same GRPO budget under fixed diffi
 RLVE, each from the same warmed-up checkpoint; held-out pass rates on the trained environments and
 on environments never trained on (neither warmed up nor GRPO'd: transfer, or forgetting).
 
-    python benchmarks/learning.py [--warmup-steps 24] [--steps 30] [--eval-seeds 48]
+    python benchmarks/learning.py [--model embedded] [--warmup-steps 24] [--steps 30] [--eval-seeds 48]
                                   [--envs A,B] [--untrained C,D] [--out benchmarks/results/learning.json]
 
 Goals (issue 11): GRPO adds >= +5 points over the warm-up on trained environments; SCALER's
@@ -38,6 +38,8 @@ def pool_names(spec: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="embedded",
+                        help="base model: 'embedded', a Hugging Face id, a local checkpoint or a .gguf file")  # fmt: skip
     parser.add_argument("--envs", default=ENVS, help="trained environments (warm-up and GRPO)")
     parser.add_argument("--untrained", default=UNTRAINED, help="evaluated only")
     parser.add_argument("--warmup-steps", type=int, default=24)
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     # The warm-up sees only the trained environments (none of their held-out prompts); every arm
     # evaluates its checkpoint on all of them before GRPO.
     warm_dir = f"{args.runs}/warmup"
-    warm = warm_up(model="embedded", envs=args.envs, out=warm_dir, eval_seeds=args.eval_seeds, eval_levels=levels,
+    warm = warm_up(model=args.model, envs=args.envs, out=warm_dir, eval_seeds=args.eval_seeds, eval_levels=levels,
                    max_new_tokens=args.max_completion_length,
                    config=WarmupConfig(steps=args.warmup_steps, learning_rate=args.warmup_learning_rate))  # fmt: skip
     runs = {}
@@ -114,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _base_rates(spec: str, args: argparse.Namespace, levels: list[float]) -> dict[str, dict[str, float]]:
-    """The embedded model's held-out rates before any training, on the same instances."""
+    """The base model's held-out rates before any training, on the same instances."""
     from envfoundry.curriculum import build_pool
     from envfoundry.train.run import evaluate, load_model
 
-    model, tokenizer = load_model("embedded")
+    model, tokenizer = load_model(args.model)
     with build_pool(spec) as pool:
         return evaluate(model, tokenizer, pool.envs, range(args.eval_seeds), levels, args.max_completion_length)
 
