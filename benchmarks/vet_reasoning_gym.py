@@ -21,12 +21,26 @@ reasoning-gym's scorer and ours disagree on a sample of answers.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 
-from envfoundry.adapters.reasoning_gym import VERIFIERS, VETTING_FILE, canonical_dataset, reasoning_gym_version, vetting
-from envfoundry.checks.reasoning_gym import VET_TIMEOUT_S, calibrate, failure_counts, scorer_disagreements, vet
+from envfoundry.adapters.reasoning_gym import (
+    VERIFIERS,
+    VETTING_FILE,
+    canonical_dataset,
+    reasoning_gym_version,
+    record_vetting,
+    vetting,
+)
+from envfoundry.checks.battery import LEVELS
+from envfoundry.checks.reasoning_gym import (
+    VET_SEEDS,
+    VET_TIMEOUT_S,
+    calibrate,
+    failure_counts,
+    scorer_disagreements,
+    vet,
+)
 from results_json import write_results
 
 
@@ -56,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    table = dict(vetting(), seeds=16, levels=5)
+    table = dict(vetting(), seeds=len(VET_SEEDS), levels=len(LEVELS))
     ranges = dict(table.get("ranges") or {})
     to_calibrate = [canonical_dataset(name.strip()) for name in args.calibrate.split(",") if name.strip()]
     if to_calibrate:
@@ -67,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 ranges[name] = found["ranges"]
             print(f"  {name:<26} {found.get('ranges') if 'ranges' in found else found.get('error')}")
         table["ranges"] = ranges
-        VETTING_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        vetting.cache_clear()
+        record_vetting(table)  # the vetting children build these datasets from the recorded ranges
     verdicts = vet(names, jobs=args.jobs, timeout_s=args.timeout)
     print_table(verdicts)
     disagreements = {}
@@ -97,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             print("error: the recorded table is for another reasoning-gym: vet every dataset", file=sys.stderr)
             return 2
         table.update(reasoning_gym_version=version, ranges=ranges, verdicts={**table.get("verdicts", {}), **verdicts})
-        VETTING_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        record_vetting(table)
         print(f"recorded in {VETTING_FILE}")
     return 0
 

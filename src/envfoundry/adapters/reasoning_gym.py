@@ -353,6 +353,12 @@ def vetting() -> dict[str, Any]:
     return {"reasoning_gym_version": None, "verdicts": {}, "ranges": {}, **recorded}
 
 
+def record_vetting(table: Mapping[str, Any]) -> None:
+    """Write ``table`` as the recorded vetting (``VETTING_FILE``) and forget the one read before."""
+    VETTING_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    vetting.cache_clear()
+
+
 def catalogue() -> list[dict[str, Any]]:
     """One entry per adaptable reasoning-gym dataset: ``name`` (``rg:NAME``), ``dataset``, ``vetted``
     and, when not vetted, ``reason`` (the first failing check of the recorded vetting, or that the
@@ -541,17 +547,16 @@ class ReasoningGymEnvironment(Environment):
         next seed from the same rng, so the item is still a pure function of the contract's seed and
         nothing reaches the trainer; ``GENERATE_ATTEMPTS`` failures in a row are a ``ReasoningGymError``."""
         self._key(indices)
-        for attempt in range(GENERATE_ATTEMPTS):
+        for _ in range(GENERATE_ATTEMPTS):
             rg_seed = rng.randrange(_SEED_BOUND)
             try:
                 return rg_seed, self.rg_entry(rg_seed, indices)
             except Exception as exc:  # noqa: BLE001 - any reasoning-gym failure earns a retry
-                if attempt == GENERATE_ATTEMPTS - 1:
-                    raise ReasoningGymError(
-                        f"reasoning-gym's {self.dataset} raised on {GENERATE_ATTEMPTS} seeds in a row, the last "
-                        f"with {type(exc).__name__}: {exc}"
-                    ) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+                last = exc
+        raise ReasoningGymError(
+            f"reasoning-gym's {self.dataset} raised on {GENERATE_ATTEMPTS} seeds in a row, the last "
+            f"with {type(last).__name__}: {last}"
+        ) from last
 
     # -- the contract --
     def generate(self, rng: random.Random, **params: Any) -> dict[str, Any]:

@@ -20,8 +20,9 @@ import os
 import random
 import statistics
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from envfoundry.adapters.reasoning_gym import (
     ReasoningGymEnvironment,
@@ -120,19 +121,30 @@ def vet(
     dataset that hangs or crashes costs only its own verdict. ``datasets`` defaults to all
     adaptable ones; ``jobs`` interpreters run at once (default: half the CPUs)."""
     names = list(datasets) if datasets is not None else available()
+    return _each_in_a_child(
+        "envfoundry.checks.reasoning_gym:vet_one", names, jobs, timeout_s,
+        lambda why: f"timeout: vetting took over {timeout_s:g} s" if why is None else f"crash: {why}",
+    )  # fmt: skip
+
+
+def _each_in_a_child(
+    target: str, names: Sequence[str], jobs: int | None, timeout_s: float, failed: Callable[[Exception | None], Any]
+) -> dict[str, Any]:
+    """``target`` called on each name, each in its own interpreter (``call_in_subprocess``), ``jobs``
+    at once (default: half the CPUs); one that runs past ``timeout_s`` gets ``failed(None)``, one
+    that crashes ``failed(exception)``, so it costs only its own result."""
     jobs = jobs or max(1, (os.cpu_count() or 2) // 2)
 
-    def one(name: str) -> str | None:
+    def one(name: str) -> Any:
         try:
-            return call_in_subprocess("envfoundry.checks.reasoning_gym:vet_one", name, timeout_s)
+            return call_in_subprocess(target, name, timeout_s)
         except subprocess.TimeoutExpired:
-            return f"timeout: vetting took over {timeout_s:g} s"
+            return failed(None)
         except Exception as exc:  # noqa: BLE001
-            return f"crash: {exc}"
+            return failed(exc)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        verdicts = list(pool.map(one, names))
-    return dict(zip(names, verdicts, strict=True))
+        return dict(zip(names, pool.map(one, names), strict=True))
 
 
 def failure_counts(verdicts: Mapping[str, str | None]) -> dict[str, int]:
@@ -161,10 +173,10 @@ def scorer_disagreements(
             candidates.update(random_answers(reference, instance.prompt, rng, count=2))
             candidates.add(instances[(index + 1) % len(instances)].reference)
             scorer = env.rg_dataset(instance.state["levels"])
+            entry = scorer_entry(env.dataset, instance.state["entry"])
             for answer in sorted(candidates):
                 ours = env.score_answer(instance, answer).correct
                 try:
-                    entry = scorer_entry(env.dataset, instance.state["entry"])
                     theirs = float(scorer.score_answer(answer, entry)) >= 1.0 - CORRECT_EPS
                 except Exception:  # noqa: BLE001 - a scorer that raises gives no marks
                     theirs = False
@@ -263,15 +275,7 @@ def calibrate_one(dataset: str) -> dict[str, object]:
 
 def calibrate(datasets: Sequence[str], jobs: int | None = None, timeout_s: float = VET_TIMEOUT_S) -> dict[str, dict]:
     """``calibrate_one`` per dataset, each in its own interpreter."""
-    jobs = jobs or max(1, (os.cpu_count() or 2) // 2)
-
-    def one(name: str) -> dict:
-        try:
-            return call_in_subprocess("envfoundry.checks.reasoning_gym:calibrate_one", name, timeout_s)
-        except subprocess.TimeoutExpired:
-            return {"error": f"calibration took over {timeout_s:g} s"}
-        except Exception as exc:  # noqa: BLE001
-            return {"error": f"crash: {exc}"}
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return dict(zip(datasets, pool.map(one, datasets), strict=True))
+    return _each_in_a_child(
+        "envfoundry.checks.reasoning_gym:calibrate_one", datasets, jobs, timeout_s,
+        lambda why: {"error": f"calibration took over {timeout_s:g} s" if why is None else f"crash: {why}"},
+    )  # fmt: skip
