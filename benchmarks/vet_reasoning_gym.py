@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         names = [canonical_dataset(name.strip()) for name in args.datasets.split(",") if name.strip()] or None
+        to_calibrate = [canonical_dataset(name.strip()) for name in args.calibrate.split(",") if name.strip()]
         version = reasoning_gym_version()
     except (ImportError, ValueError) as exc:  # reasoning-gym missing, or a dataset it does not have
         print(f"error: {exc}", file=sys.stderr)
@@ -72,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
 
     table = dict(vetting(), seeds=len(VET_SEEDS), levels=len(LEVELS))
     ranges = dict(table.get("ranges") or {})
-    to_calibrate = [canonical_dataset(name.strip()) for name in args.calibrate.split(",") if name.strip()]
     if to_calibrate:
         print(f"calibrating the level ranges of {len(to_calibrate)} datasets", file=sys.stderr)
         for name, found in calibrate(to_calibrate, jobs=args.jobs, timeout_s=args.timeout).items():
