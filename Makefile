@@ -14,13 +14,14 @@ BIN := $(VENV)/bin
 # llama-cpp-python (the dev extra's real OpenAI-compatible server) compiles llama.cpp; built for the
 # host CPU (GGML_NATIVE, its default) it crashed with a general protection fault in libggml-cpu on
 # the first request on an AMX Xeon, so it is built for generic x86-64, and not from pip's wheel
-# cache, which may hold a native build.
+# cache, which may hold a native build. Its multimodal library (LLAVA_BUILD) is left out: the
+# server loads it only for image models, and compiling it is a good part of the build.
 LLAMA_CPP ?= llama-cpp-python>=0.3
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH),$(BIN)/python -m pip install --quiet '$(TORCH)')
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps '$(LLAMA_CPP)'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps '$(LLAMA_CPP)'
 	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	touch $@
 

@@ -55,3 +55,15 @@ def test_extraction_handles_adversarial_text():
     hostile = "<answer>" * 200_000 + "x"
     assert extract_answer(hostile) is None
     assert extract_answer(hostile + "</answer>") == "x"
+
+
+def test_the_ascii_fast_path_finds_the_same_block_as_the_general_search():
+    import random
+
+    from envfoundry.core.answer import _extract_by_regex
+
+    rng = random.Random(0)
+    pieces = ["<answer>", "</answer>", "<ANSWER>", "</Answer>", "<aNsWeR>", " x ", "y", "<", ">", "/", "answer"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+        assert extract_answer(text) == _extract_by_regex(text), text

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from envfoundry.core.answer import parse_int, split_tokens, wrap_answer
+from envfoundry.core.answer import parse_int, shows_answer, split_tokens, wrap_answer
 from envfoundry.core.environment import Environment, Instance, answer_kind, contract_errors
 from envfoundry.errors import EnvfoundryError
 from envfoundry.resolve import make
@@ -54,7 +54,6 @@ MAX_OTHER_ACCEPT = 0.1
 # Share of random answers of the reference's shape allowed to be right by chance (a sound verifier
 # of a tiny planted instance accepts some: 4% over all levels for the seeds, 22% at level 0 at most).
 MAX_RANDOM_ACCEPT = 0.2
-LEAK_MIN_CHARS = 8
 SAMPLE_BUDGET_S = 0.05
 # Marks the child's result on its stdout: the work it runs may print there too.
 _RESULT_MARK = "@@envfoundry-result@@ "
@@ -401,11 +400,7 @@ def check_no_leak(env: Environment, samples: dict[float, list[Instance]]) -> Che
     """The prompt never contains a reference longer than a few characters verbatim."""
     for level, instances in samples.items():
         for instance in instances:
-            reference = instance.reference.strip()
-            if len(reference) < LEAK_MIN_CHARS:
-                continue
-            squashed_prompt = "".join(instance.prompt.split())
-            if reference in instance.prompt or "".join(reference.split()) in squashed_prompt:
+            if shows_answer(instance.prompt, instance.reference):
                 return CheckResult(
                     "no_leak", False, f"the prompt of seed {instance.seed} at level {level} contains the reference"
                 )

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from envfoundry.adapters.reasoning_gym import (
+    ANSWER_IN_QUESTION,
     ReasoningGymEnvironment,
     available,
     entry_reference,
@@ -49,6 +50,8 @@ def adapter_problem(env: ReasoningGymEnvironment, seeds: Sequence[int]) -> str |
     """What the adapter itself needs, at the easiest and hardest level: reasoning-gym makes items,
     they carry an answer string, survive JSON for their scorer, and a cached, re-seeded dataset
     gives the same items as a fresh one; sampling at level 1 stays within the budget."""
+    if env.dataset in ANSWER_IN_QUESTION:
+        return f"no_leak: {ANSWER_IN_QUESTION[env.dataset]}"
     for level in (0.0, 1.0):
         indices = env.parameter_space.at_level(level)
         for seed in seeds:
@@ -219,8 +222,13 @@ def _probe(env: ReasoningGymEnvironment, indices: Mapping[str, int]) -> str | No
             start = time.perf_counter()
             _, entry = env.draw_entry(random.Random(seed), indices)
             times.append(time.perf_counter() - start)
-            if entry_reference(env.dataset, entry) is None:
+            reference = entry_reference(env.dataset, entry)
+            if reference is None:
                 return "error: no reference"
+            # Its own answer must earn full marks (the Rubik's cube's example solution fails on big cubes).
+            score = env.rg_dataset(indices).score_answer(reference, entry)
+            if score < 1.0 - CORRECT_EPS:
+                return f"error: reasoning-gym's own answer scores {score:g}"
     except _ProbeTimeout:
         return f"hangs: {len(CALIBRATION_SEEDS)} items took over {PROBE_LIMIT_S:g} s"
     except Exception as exc:  # noqa: BLE001 - any reasoning-gym failure is a verdict on the setting
@@ -240,7 +248,7 @@ def calibrate_one(dataset: str) -> dict[str, object]:
     The lowest index of each attribute is raised while reasoning-gym rejects it (the others at their
     lowest); then, from every attribute at its top, the highest index of one attribute at a time
     (round robin) comes down until level 1 works and samples within ``CALIBRATION_SHARE`` of the
-    budget. Returns ``{"ranges": {param: [low, high]}, "changed": bool, "log": [...]}``, or
+    budget, and each attribute in turn goes back up as far as level 1 still does. Returns ``{"ranges": {param: [low, high]}, "changed": bool, "log": [...]}``, or
     ``{"error": reason}`` when no setting works. Run it in a fresh interpreter (``calibrate``):
     a probe that hangs is stopped by SIGALRM."""
     env = make_environment(dataset)
@@ -269,6 +277,17 @@ def calibrate_one(dataset: str) -> dict[str, object]:
         turn += 1
         ranges[param][1] -= 1
         log.append(f"{param} up to {ranges[param][1]}: {problem}")
+    # Coming down one attribute at a time may have lowered some further than needed: raise each
+    # again as far as level 1 still works (countdown keeps more numbers with smaller targets).
+    for attribute in env.attributes:
+        param = attribute.param
+        while ranges[param][1] < attribute.top:
+            trial = {p: high for p, (_, high) in ranges.items()} | {param: ranges[param][1] + 1}
+            if (problem := _probe(env, trial)) is not None:
+                log.append(f"{param} not up to {ranges[param][1] + 1} again: {problem}")
+                break
+            ranges[param][1] += 1
+            log.append(f"{param} back up to {ranges[param][1]}")
     changed = any(tuple(ranges[a.param]) != (0, a.top) for a in env.attributes)
     return {"ranges": ranges, "changed": changed, "log": log}
 

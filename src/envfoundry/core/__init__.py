@@ -10,6 +10,7 @@ from envfoundry.core.answer import (
     parse_int,
     parse_int_list,
     parse_moves,
+    shows_answer,
     split_tokens,
     wrap_answer,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "parse_moves",
     "register",
     "registered",
+    "shows_answer",
     "split_tokens",
     "wrap_answer",
 ]

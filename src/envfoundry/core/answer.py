@@ -19,6 +19,8 @@ _CLOSE_RE = re.compile(r"</answer>", re.IGNORECASE)
 _INT_RE = re.compile(r"[-+]?[0-9]+")
 _NATURAL_RE = re.compile(r"[0-9]+")
 _TOKEN_SPLIT_RE = re.compile(r"[\s,;]+")
+# References shorter than this are not looked for in their prompt ("3" or "yes" appear by chance).
+LEAK_MIN_CHARS = 8
 
 
 def extract_answer(response: str) -> str | None:
@@ -30,6 +32,22 @@ def extract_answer(response: str) -> str | None:
     """
     if not isinstance(response, str):
         return None
+    if response.isascii():
+        # The same search on the lowercased text with str.find (lowercasing ASCII keeps every index).
+        lowered = response.lower()
+        last_close = lowered.rfind("</answer>")
+        if last_close < 0:
+            return None
+        start = lowered.rfind("<answer>", 0, last_close)
+        if start < 0:
+            return None
+        start += len("<answer>")
+        return response[start : lowered.find("</answer>", start)].strip()
+    return _extract_by_regex(response)
+
+
+def _extract_by_regex(response: str) -> str | None:
+    """``extract_answer`` for any text (case-insensitive tags found by regular expressions)."""
     closes = [m.start() for m in _CLOSE_RE.finditer(response)]
     if not closes:
         return None
@@ -39,6 +57,15 @@ def extract_answer(response: str) -> str | None:
     start = opens[-1]
     end = closes[bisect.bisect_left(closes, start)]
     return response[start:end].strip()
+
+
+def shows_answer(prompt: str, reference: str) -> bool:
+    """True when ``prompt`` holds ``reference`` (of ``LEAK_MIN_CHARS`` or more once stripped)
+    verbatim, or with all whitespace removed from both: a model could copy the answer out of it."""
+    reference = reference.strip()
+    if len(reference) < LEAK_MIN_CHARS:
+        return False
+    return reference in prompt or "".join(reference.split()) in "".join(prompt.split())
 
 
 def wrap_answer(answer: str) -> str:
