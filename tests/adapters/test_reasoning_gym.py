@@ -200,7 +200,9 @@ def test_chain_sum_levels_reach_the_instances():
     assert all(m["num_terms"] == 12 and m["num_digits"] == 10 for m in hard)
 
 
-@pytest.mark.parametrize("dataset", ["chain_sum", "spiral_matrix", "number_sorting", "course_schedule"])
+@pytest.mark.parametrize(
+    "dataset", ["chain_sum", "spiral_matrix", "number_sorting", "course_schedule", "syllogism", "quantum_lock", "aiw"]
+)
 def test_measured_complexity_rises_with_level(dataset):
     env = rg.make_environment(dataset)
     means = [statistics.fmean(env.sample(s, level=level).metadata["complexity"] for s in range(8)) for level in (0, 1)]
@@ -401,3 +403,9 @@ def test_a_hanging_generator_is_cut_short_and_the_next_seed_used(monkeypatch):
     instance = env.sample(3, level=0.5)
     assert len(calls) == 2 and instance.state["rg_seed"] == calls[1]
     assert env.score(instance, wrap_answer(instance.reference)).correct
+
+
+def test_syllogism_statements_rank_from_all_to_some_not():
+    ranks = [rg._quantifier_rank(s) for s in ("All cats are animals", "No cats are dogs", "Some cats are black",
+                                               "Some cats are not black")]  # fmt: skip
+    assert ranks == [0, 1, 2, 3]
