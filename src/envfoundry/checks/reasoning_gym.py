@@ -248,8 +248,9 @@ def calibrate_one(dataset: str) -> dict[str, object]:
     The lowest index of each attribute is raised while reasoning-gym rejects it (the others at their
     lowest); then, from every attribute at its top, the highest index of one attribute at a time
     (round robin) comes down until level 1 works and samples within ``CALIBRATION_SHARE`` of the
-    budget, and each attribute in turn goes back up as far as level 1 still does. Returns ``{"ranges": {param: [low, high]}, "changed": bool, "log": [...]}``, or
-    ``{"error": reason}`` when no setting works. Run it in a fresh interpreter (``calibrate``):
+    budget and scores reasoning-gym's own answer 1.0, and each attribute in turn goes back up as far
+    as level 1 still does. Returns ``{"ranges": {param: [low, high]}, "changed": bool, "log": [...]}``,
+    or ``{"error": reason}`` when no setting works. Run it in a fresh interpreter (``calibrate``):
     a probe that hangs is stopped by SIGALRM."""
     env = make_environment(dataset)
     ranges = {a.param: [0, a.top] for a in env.attributes}
@@ -278,7 +279,7 @@ def calibrate_one(dataset: str) -> dict[str, object]:
         ranges[param][1] -= 1
         log.append(f"{param} up to {ranges[param][1]}: {problem}")
     # Coming down one attribute at a time may have lowered some further than needed: raise each
-    # again as far as level 1 still works (countdown keeps more numbers with smaller targets).
+    # again as far as level 1 still works.
     for attribute in env.attributes:
         param = attribute.param
         while ranges[param][1] < attribute.top:
