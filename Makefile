@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 # host CPU (GGML_NATIVE, its default) it crashed with a general protection fault in libggml-cpu on
 # the first request on an AMX Xeon, so it is built for generic x86-64, and not from pip's wheel
 # cache, which may hold a native build. Its multimodal library (LLAVA_BUILD) is left out: the
-# server loads it only for image models, and compiling it is a good part of the build.
+# server loads it only for image models (the build is then 140 compile steps, about 7 minutes here).
 LLAMA_CPP ?= llama-cpp-python>=0.3
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

@@ -26,13 +26,13 @@ def test_two_grpo_steps_change_the_weights_and_feed_rewards_back(tmp_path):
     reward = CurriculumReward(curriculum, format_weight=0.1)
 
     def length_shaping(prompts, completions, **kwargs):
-        # The 135M model rarely writes an answer block in 24 tokens; this spread keeps advantages
+        # The 135M model rarely writes an answer block in 12 tokens; this spread keeps advantages
         # non-zero so the smoke test sees an update. The curriculum still gets the env's rewards.
         return [len(c[-1]["content"]) / 1000 for c in completions]
 
     args = GRPOConfig(
         output_dir=str(tmp_path), use_cpu=True, bf16=False, gradient_checkpointing=False, num_generations=4,
-        per_device_train_batch_size=8, max_completion_length=24, max_steps=2, learning_rate=1e-4,
+        per_device_train_batch_size=8, max_completion_length=12, max_steps=2, learning_rate=1e-4,
         logging_steps=1, report_to="none", save_strategy="no", shuffle_dataset=False, seed=0,
     )  # fmt: skip
     callback = make_callback(curriculum, tmp_path)
