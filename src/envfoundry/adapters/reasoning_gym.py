@@ -569,11 +569,11 @@ class _GenerateTimeout(BaseException):  # not an Exception: reasoning-gym's retr
 
 
 @contextlib.contextmanager
-def _time_limit(seconds: float) -> Any:
-    """Raise ``_GenerateTimeout`` in the block after ``seconds``, on the main thread (SIGALRM; elsewhere
-    no limit). An outer timer that would fire first is left alone; one that would fire later is put
-    back, less the time spent. The alarm repeats until the block ends, so a bare ``except:`` in the
-    generator cannot swallow it for good."""
+def time_limit(seconds: float, error: type[BaseException] = _GenerateTimeout) -> Any:
+    """Raise ``error`` (a ``BaseException``, so retries on any ``Exception`` cannot swallow it) in the
+    block after ``seconds``, on the main thread (SIGALRM; elsewhere no limit). Limits nest: an outer
+    one that would fire first is left alone, one that would fire later is put back, less the time
+    spent. The alarm repeats until the block ends, so a bare ``except:`` cannot swallow it for good."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -585,7 +585,7 @@ def _time_limit(seconds: float) -> Any:
 
     def expire(signum: int, frame: Any) -> None:
         if armed:
-            raise _GenerateTimeout
+            raise error
 
     previous = signal.signal(signal.SIGALRM, expire)
     start = time.monotonic()
@@ -669,17 +669,18 @@ class ReasoningGymEnvironment(Environment):
     def draw_entry(self, rng: random.Random, indices: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """(dataset seed, item) for the next seed ``rng`` gives. A generator that raises for a seed
         (the maze's "Could not find suitable path cell after 1000 attempts") or runs past
-        ``GENERATE_LIMIT_S`` is asked again with the next seed from the same rng, and so is an item whose question shows its own answer (a matrix
-        rotated by 360 degrees, a string no rule changes, a grid that stays as it is: a model could
-        copy it out), so the item is still a pure function of the contract's seed and nothing
-        reaches the trainer; ``GENERATE_ATTEMPTS`` failures in a row are a ``ReasoningGymError``."""
+        ``GENERATE_LIMIT_S`` is asked again with the next seed from the same rng, and so is an item
+        whose question shows its own answer (a matrix rotated by 360 degrees, a string no rule
+        changes, a grid that stays as it is: a model could copy it out), so the item is still a pure
+        function of the contract's seed and nothing reaches the trainer. ``GENERATE_ATTEMPTS`` seeds
+        that fail, or ``SHOWN_ATTEMPTS`` draws in all, are a ``ReasoningGymError``."""
         self._key(indices)
         raised = 0
         for _ in range(SHOWN_ATTEMPTS):
             rg_seed = rng.randrange(_SEED_BOUND)
             try:
                 self.rg_dataset(indices)  # built (or rebuilt) outside the limit: n_queens takes seconds
-                with _time_limit(GENERATE_LIMIT_S):
+                with time_limit(GENERATE_LIMIT_S):
                     entry = self.rg_entry(rg_seed, indices)
             except (Exception, _GenerateTimeout) as caught:  # noqa: BLE001 - any reasoning-gym failure earns a retry
                 exc = caught if isinstance(caught, Exception) else TimeoutError(f"took over {GENERATE_LIMIT_S:g} s")
@@ -794,7 +795,8 @@ def _build_class(dataset: str) -> type[ReasoningGymEnvironment]:
         low, high = ranges.get(a.param, (0, a.top))
         own_low, own_high = LEVEL_RANGES.get(dataset, {}).get(a.param, (low, high))
         low, high = max(low, own_low), min(high, own_high)
-        capped = f"; indices {low}-{high} of 0-{a.top} (measured)" if (low, high) != (0, a.top) else ""
+        how = "our own mapping" if a.param in LEVEL_RANGES.get(dataset, {}) else "measured"
+        capped = f"; indices {low}-{high} of 0-{a.top} ({how})" if (low, high) != (0, a.top) else ""
         space[a.param] = IntParam(
             low,
             high,

@@ -31,6 +31,7 @@ from envfoundry.adapters.reasoning_gym import (
     entry_reference,
     make_environment,
     scorer_entry,
+    time_limit,
 )
 from envfoundry.checks.battery import (
     SAMPLE_BUDGET_S,
@@ -208,34 +209,26 @@ class _ProbeTimeout(BaseException):  # not an Exception: code that retries on an
 def _probe(env: ReasoningGymEnvironment, indices: Mapping[str, int]) -> str | None:
     """Why reasoning-gym cannot serve ``indices`` within the budget ("error: ...", "slow: ...",
     "hangs"), or None. Runs under SIGALRM: it must be called on a process's main thread."""
-    import signal
     import time
 
-    def alarm(signum: int, frame: object) -> None:
-        raise _ProbeTimeout
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, PROBE_LIMIT_S)
     times = []
     try:
-        for seed in CALIBRATION_SEEDS:
-            start = time.perf_counter()
-            _, entry = env.draw_entry(random.Random(seed), indices)
-            times.append(time.perf_counter() - start)
-            reference = entry_reference(env.dataset, entry)
-            if reference is None:
-                return "error: no reference"
-            # Its own answer must earn full marks (the Rubik's cube's example solution fails on big cubes).
-            score = env.rg_dataset(indices).score_answer(reference, entry)
-            if score < 1.0 - CORRECT_EPS:
-                return f"error: reasoning-gym's own answer scores {score:g}"
+        with time_limit(PROBE_LIMIT_S, _ProbeTimeout):
+            for seed in CALIBRATION_SEEDS:
+                start = time.perf_counter()
+                _, entry = env.draw_entry(random.Random(seed), indices)
+                times.append(time.perf_counter() - start)
+                reference = entry_reference(env.dataset, entry)
+                if reference is None:
+                    return "error: no reference"
+                # Its own answer must earn full marks (the Rubik's cube's example solution fails on big cubes).
+                score = env.rg_dataset(indices).score_answer(reference, entry)
+                if score < 1.0 - CORRECT_EPS:
+                    return f"error: reasoning-gym's own answer scores {score:g}"
     except _ProbeTimeout:
         return f"hangs: {len(CALIBRATION_SEEDS)} items took over {PROBE_LIMIT_S:g} s"
     except Exception as exc:  # noqa: BLE001 - any reasoning-gym failure is a verdict on the setting
         return f"error: {type(exc).__name__}: {exc}"[:200]
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
     median = statistics.median(times)
     if median > CALIBRATION_SHARE * SAMPLE_BUDGET_S:
         return f"slow: median {median * 1000:.1f} ms"
