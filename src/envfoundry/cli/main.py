@@ -348,9 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_doctor)
 
-    from envfoundry.cli import synth
+    from envfoundry.cli import convert, synth
 
     synth.add_commands(sub)
+    convert.add_commands(sub)
 
     # train and warmup take their options from the config dataclasses: each default is written once.
     p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")

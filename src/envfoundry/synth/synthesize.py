@@ -30,7 +30,8 @@ def novelty_index(archive: Any = None) -> Any:
     if archive is not None:
         for env in archive.environments():
             prompts = (env.novelty or {}).get("prompts") or []
-            index.add(f"archive:{env.name}", archive.source(env.name), prompts)
+            code = (env.novelty or {}).get("code") or archive.source(env.name)
+            index.add(f"archive:{env.name}", code, prompts)
     return index
 
 
@@ -54,6 +55,8 @@ def record(archive: Any, validation: Validation, run_id: str | None, prompts: li
     info = dict(validation.info)
     if validation.admitted:
         info["novelty"] = {**(info.get("novelty") or {}), "prompts": prompts}
+        if validation.candidate.novelty_source:
+            info["novelty"]["code"] = validation.candidate.novelty_source
     try:
         _store(archive, validation, run_id, info)
     except ValueError as exc:  # e.g. the name is taken in the archive by another environment
@@ -69,7 +72,7 @@ def check_candidate(candidate: Candidate, context: Context, archive: Any = None,
     if archive is not None:
         record(archive, result, run_id, prompts)
     if result.admitted and context.novelty_index is not None:
-        context.novelty_index.add(f"archive:{candidate.name}", candidate.source, prompts)
+        context.novelty_index.add(f"archive:{candidate.name}", candidate.novelty_source or candidate.source, prompts)
     return result
 
 

@@ -26,6 +26,10 @@ class Candidate:
     source: str
     filename: str = "candidate.py"
     lineage: dict[str, Any] = field(default_factory=dict)
+    # What the novelty stage compares when not the whole source: a converted problem's own code,
+    # without the wrapper every converted module shares (set by trusted host code, never read from
+    # the candidate).
+    novelty_source: str | None = None
     # Filled in by the stages as they learn it.
     name: str | None = None
 

@@ -81,7 +81,7 @@ def _run(candidate: Candidate, context: Context) -> StageReport:
     prompts = candidate_prompts(context.instances)
     own = index.self_keys(candidate.source, candidate.filename)
     try:
-        result = index.score(candidate.source, prompts, exclude=own)
+        result = index.score(candidate.novelty_source or candidate.source, prompts, exclude=own)
     except SyntaxError as exc:
         return StageReport(NAME, False, f"the candidate does not parse (line {exc.lineno}: {exc.msg})")
     except ValueError as exc:  # e.g. a null byte in the source

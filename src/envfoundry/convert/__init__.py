@@ -1,0 +1,1 @@
+"""Programming problems become environments (SCALER's conversion): ``envfoundry convert``."""

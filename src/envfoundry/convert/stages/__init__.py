@@ -1,0 +1,1 @@
+"""SCALER's admission checks for converted problems, one file each (the usual stages follow them)."""
