@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +39,11 @@ from envfoundry.core.programs import infer_spec, spec_dimensions
 from envfoundry.sandbox import SandboxedEnvironment, SandboxError
 from envfoundry.sandbox.environment import SandboxRejected
 from envfoundry.sandbox.isolation import SandboxUnavailable
-from envfoundry.synth.pipeline import Validation, validate
+from envfoundry.synth.pipeline import Validation
 from envfoundry.synth.stages import static as static_stage
 from envfoundry.synth.stages.base import Candidate, Context, StageReport
 from envfoundry.synth.stages.execution import DEFAULT_LIMITS
-from envfoundry.synth.synthesize import novelty_index, record, sample_prompts
+from envfoundry.synth.synthesize import check_candidate, novelty_index, record
 
 TEMPLATE = "template"
 
@@ -146,9 +146,7 @@ class Converter:
             validation.candidate.name = name
             if self.archive is not None:
                 with self._lock:
-                    self.archive.record(validation.candidate.source, reports=[r.to_dict() for r in reports],
-                                        admitted=False, env_name=name, lineage=validation.candidate.lineage,
-                                        run_id=self.run_id)  # fmt: skip
+                    record(self.archive, validation, self.run_id, [])
         else:
             validation = result
         failed = validation.failed
@@ -203,14 +201,7 @@ class Converter:
                               lineage=self._lineage(problem), novelty_source=_own_code(problem))  # fmt: skip
         context = Context(novelty_index=self.index, sandbox_options=self.sandbox_options, **self.context_options)
         with self._lock:  # the novelty stage reads the index the last admission changed
-            validation = validate(candidate, context)
-            validation.reports[:0] = reports
-            if self.archive is not None:
-                record(self.archive, validation, self.run_id, sample_prompts(context))
-            if validation.admitted:
-                self.index.add(f"archive:{candidate.name}", candidate.novelty_source or source,
-                               sample_prompts(context))  # fmt: skip
-        return validation
+            return check_candidate(candidate, context, self.archive, self.run_id, before=reports)
 
     def run(self, problems: Sequence[Problem], *, jobs: int = 1, progress: bool = True,
             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip
@@ -227,7 +218,7 @@ class Converter:
         try:
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 futures = {pool.submit(self.convert, problem): index for index, problem in enumerate(problems)}
-                for future in _as_completed(futures):
+                for future in as_completed(futures):
                     outcome = future.result()
                     outcomes[futures[future]] = outcome
                     if on_outcome is not None:
@@ -237,12 +228,6 @@ class Converter:
         finally:
             bar.close()
         return [o for o in outcomes if o is not None]
-
-
-def _as_completed(futures: dict[Any, int]) -> Any:
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
 
 
 def _own_code(problem: Problem) -> str:

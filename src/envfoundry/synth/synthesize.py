@@ -64,10 +64,13 @@ def record(archive: Any, validation: Validation, run_id: str | None, prompts: li
         _store(archive, validation, run_id)  # no longer admitted: a failed report was added
 
 
-def check_candidate(candidate: Candidate, context: Context, archive: Any = None, run_id: str | None = None) -> Validation:
+def check_candidate(candidate: Candidate, context: Context, archive: Any = None, run_id: str | None = None,
+                    before: list[StageReport] | None = None) -> Validation:  # fmt: skip
     """Validate one candidate and (with an archive) record the outcome; admitted ones join the
-    novelty index so later candidates are compared against them."""
+    novelty index so later candidates are compared against them. ``before``: reports of stages a
+    caller ran first (the converter's), recorded ahead of the pipeline's."""
     result = validate(candidate, context)
+    result.reports[:0] = before or []
     prompts = sample_prompts(context)
     if archive is not None:
         record(archive, result, run_id, prompts)
