@@ -19,13 +19,24 @@ def test_humaneval_is_read_from_the_installed_package_with_its_example_inputs():
     assert first.entry_point == "has_close_elements" and first.kind == "function"
     assert [[1.0, 2.0, 3.0], 0.5] in first.examples  # a literal call in its check()
     assert "def check(candidate)" in first.check_source and first.solutions[0].startswith(first.statement[:20])
-    assert sum(1 for p in loaded if p.examples) >= 160
+    assert all(p.examples for p in loaded)
+    decode = loaded[38]  # its check() builds inputs at run time: examples from the signature
+    assert decode.entry_point == "decode_cyclic" and decode.examples == [["the quick brown fox"], ["jumps over a lazy dog"]]
 
 
 def test_only_literal_calls_become_examples():
     source = "assert f(1, [2, 'a']) == 3\nassert f(x) == 1\nassert f(*args)\nassert g(4) == 1\n>>> f(5"
     assert problems.call_literals(source, "f") == [[1, [2, "a"]]]
     assert problems.call_literals("f(2)\nf(\nf('x')", "f") == [[2], ["x"]]  # fragments line by line
+
+
+def test_examples_from_annotations_only_where_every_parameter_has_a_plain_type():
+    assert problems.annotated_examples("def f(xs: List[int], s: str, b: bool): ...", "f") == [
+        [[3, 12], "the quick brown fox", True], [[12, 3], "jumps over a lazy dog", False]]  # fmt: skip
+    assert problems.annotated_examples("def f(x: float) -> int: ...", "f") == [[1.5], [7.25]]
+    for unusable in ("def f(x, s: str): ...", "def f(d: dict): ...", "def f(*xs: int): ...", "def f(): ...",
+                     "def g(x: int): ...", "def f(x: int"):  # fmt: skip
+        assert problems.annotated_examples(unusable, "f") == []
 
 
 def _write(tmp_path, *rows):

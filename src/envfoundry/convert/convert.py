@@ -8,6 +8,8 @@ For each problem:
    nowhere else;
 3. **agreement** (``stages/agreement.py``): solutions agree, the reference passes the tests;
 4. **scale** (``stages/scale.py``): the largest input scale within the budgets becomes level 1;
+   **calls** (``stages/calls.py``): a function whose single calls have too few distinct outputs
+   is asked about several calls an instance, and the scale is searched again with that many;
 5. the module with that space goes through the usual validation stages (static, execution with the
    check battery and SCALER's distinct-output rule, novelty on the problem's own code; review and
    calibration when a model is given) and every outcome is archived, admitted or rejected, with
@@ -34,7 +36,7 @@ from tqdm import tqdm
 
 from envfoundry.convert import template
 from envfoundry.convert.problems import Problem
-from envfoundry.convert.stages import agreement, scale
+from envfoundry.convert.stages import agreement, calls, scale
 from envfoundry.core.programs import infer_spec, spec_dimensions
 from envfoundry.sandbox import SandboxedEnvironment, SandboxError
 from envfoundry.sandbox.environment import SandboxRejected
@@ -46,6 +48,8 @@ from envfoundry.synth.stages.execution import DEFAULT_LIMITS
 from envfoundry.synth.synthesize import check_candidate, novelty_index, record
 
 TEMPLATE = "template"
+# Rounds of (calls, scale again): the calls are measured at the new scale until they settle.
+CALLS_ROUNDS = 3
 
 
 @dataclass
@@ -164,7 +168,9 @@ class Converter:
         )
 
     def _lineage(self, problem: Problem) -> dict[str, Any]:
-        model = getattr(self.generator, "name", None) if self.written.get(problem.label) else None
+        # The model is named where this attempt draws inputs with the generator it wrote.
+        written = problem.input_generator is not None and problem.input_generator is self.written.get(problem.label)
+        model = getattr(self.generator, "name", None) if written else None
         return {"mode": "convert", "parents": [problem.label], "generator": model, "dataset": problem.dataset,
                 "task_id": problem.task_id, "solution_hash": problem.solution_hash}  # fmt: skip
 
@@ -185,6 +191,7 @@ class Converter:
         except (SandboxError, SandboxRejected, ValueError) as exc:
             reports.append(StageReport("execution", False, f"the problem's code does not load in the sandbox: {exc}"))
             return None
+        probe = [env]  # the balancing stage may replace the probe with one that balances its outputs
         try:
             report = agreement.run(problem, env, dict(dims.start))
             reports.append(report)
@@ -194,14 +201,52 @@ class Converter:
             reports.append(report)
             if found is None:
                 return None
+            if problem.kind == "function" and problem.answers != "many":
+                found = self._settle_calls(problem, probe, dims, found, reports)
+                if found is None:
+                    return None
         finally:
-            env.close()
+            probe[0].close()
         source = template.render(problem, found)
         candidate = Candidate(source, filename=f"{template.environment_name(problem)}.py",
                               lineage=self._lineage(problem), novelty_source=_own_code(problem))  # fmt: skip
         context = Context(novelty_index=self.index, sandbox_options=self.sandbox_options, **self.context_options)
         with self._lock:  # the novelty stage reads the index the last admission changed
             return check_candidate(candidate, context, self.archive, self.run_id, before=reports)
+
+    def _settle_calls(self, problem: Problem, probe: list[Any], dims: template.Scale, found: template.Scale,
+                      reports: list[StageReport]) -> template.Scale | None:  # fmt: skip
+        """The calls stage: where it balances the outputs, a probe that balances them replaces
+        ``probe[0]`` and the stage measures again; then the scale stage runs again with the calls it
+        asks for, until they settle (the last scale report stands for the scale stage). None where
+        the scale fails with them."""
+        counted, wanted = calls.run(probe[0], found)
+        unbalanced = None
+        if counted.passed and wanted.balance and not found.balance:
+            probe[0].close()
+            dims = dataclasses.replace(dims, balance=wanted.balance)
+            source = template.render(problem, dims, probe=True)
+            probe[0] = SandboxedEnvironment(source=source, filename=f"{problem.label}.py", **self.sandbox_options)
+            found = dataclasses.replace(found, balance=wanted.balance)
+            unbalanced = counted.figures
+            counted, wanted = calls.run(probe[0], found)
+        for _ in range(CALLS_ROUNDS):
+            if not counted.passed or wanted.calls <= found.calls:
+                break
+            rescaled, refound = scale.run(probe[0], dataclasses.replace(dims, calls=wanted.calls,
+                                                                        example=wanted.example))  # fmt: skip
+            reports[-1] = rescaled
+            if refound is None:
+                return None
+            found = refound
+            counted, wanted = calls.run(probe[0], found)
+        if unbalanced is not None:
+            counted.figures["unbalanced"] = unbalanced
+        if counted.passed and counted.figures.get("calls") != found.calls:
+            counted.figures["calls_kept"] = found.calls
+            counted.reason += f"; the {found.calls} calls chosen before stand"
+        reports.append(counted)
+        return found if counted.passed else None
 
     def run(self, problems: Sequence[Problem], *, jobs: int = 1, progress: bool = True,
             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip

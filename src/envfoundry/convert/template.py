@@ -9,7 +9,13 @@ Whatever else the code uses is judged by the static stage like any environment's
 
 ``render(problem, scale)`` gives the module the archive keeps; ``render(..., probe=True)`` the
 one the converter probes first (with every solution, a ``tests`` parameter that runs the tests,
-and the scale parameters left wide open for the scale search).
+a ``calls`` parameter, and the scale parameters left wide open for the scale search).
+
+An instance of a function problem asks about ``Scale.calls`` calls of the function at once (one,
+unless the converter found that single calls have too few distinct outputs: a function returning a
+bool is a coin a policy can guess half the time, five calls of it are one of 32 answers). This is
+CodeContests' own form, several test cases in one input with one answer for all; the reward is
+still all or nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envfoundry.convert.problems import Problem
+from envfoundry.core import FloatParam, IntParam
 
 FAMILY = "programs"
 # Draws per instance before sampling gives up (the scale stage rejects problems that discard most draws).
@@ -28,6 +35,13 @@ ATTEMPTS = 50
 # The scale parameters' widest range, searched by the scale stage.
 SIZE_CAP = 200
 MAGNITUDE_CAP = 10**9
+# The most calls one instance asks about.
+MAX_CALLS = 8
+# Lines the reference may execute on inputs drawn again for a balanced output (per call).
+BALANCE_LINES = 100_000
+# Lines the probe lets the reference execute for one instance, discarded draws included, before it
+# gives up on the instance (about 150 ms: three times the battery's sampling budget).
+PROBE_WORK = 1_000_000
 
 
 class ConversionError(ValueError):
@@ -36,13 +50,40 @@ class ConversionError(ValueError):
 
 @dataclass
 class Scale:
-    """The parameter space of a converted environment: ``dims`` maps a name to (low, high, kind).
+    """The parameter space of a converted environment: ``dims`` maps a name to (low, high, kind);
+    ``calls`` is how many calls of the function each instance asks about.
 
     For the probe, ``start`` is where the scale search begins (the examples' own scale); the
     search may go down to ``low`` from there where even that is too large."""
 
     dims: dict[str, tuple[float, float, str]]
     start: dict[str, float] = field(default_factory=dict)
+    calls: int = 1
+    # With several calls, the format example (``programs.example_calls``) of the outputs' usual shape:
+    # one example for every instance, so that it says nothing of any instance's outputs.
+    example: str = ""
+    # Outputs balanced over classes: {"classes": [usual outputs], "other": whether any other output
+    # is a class of its own}; each call's class is drawn uniformly (``stages/calls.py``).
+    balance: dict[str, Any] | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as the environment declares them (``IntParam``/``FloatParam``)."""
+        made: dict[str, Any] = {}
+        for name, (low, high, kind) in self.dims.items():
+            if kind == "int":
+                made[name] = IntParam(int(low), int(high), scale="log" if _log(low, high, kind) else "linear")
+            else:
+                made[name] = FloatParam(low, high)
+        return made
+
+    def at_level(self, level: float) -> dict[str, Any]:
+        """The parameters at ``level``, as the environment's own space maps it."""
+        return {name: param.at_level(level) for name, param in self.params().items()}
+
+
+def _log(low: float, high: float, kind: str) -> bool:
+    """Whether a dimension is searched on a log scale (an integer range of two decades or more)."""
+    return kind == "int" and low > 0 and high / max(low, 1) >= 100
 
 
 # ----- rewriting the problem's code -------------------------------------------------------------
@@ -124,6 +165,12 @@ _FUNCTION_TASK = (
     "value as a Python literal: a number, a quoted string, a list, a tuple, a dict, True, False or None "
     "(floats to {digits} significant digits are enough)."
 )
+_FUNCTION_CALLS_TASK = (
+    "What do these {count} calls return?\n\n{calls}\n\nWork them out from the description. Answer with one "
+    "Python list of the {count} returned values, in the order of the calls, each as a Python literal: a "
+    "number, a quoted string, a list, a tuple, a dict, True, False or None (floats to {digits} significant "
+    "digits are enough)."
+)
 _STDIO_TASK = (
     "What does a correct program print for this input? Answer with the exact output; tokens are "
     "compared, so spacing and line breaks do not matter."
@@ -135,13 +182,14 @@ def _params_text(scale: Scale, probe: bool) -> tuple[str, str]:
     entries, names = [], []
     for name, (low, high, kind) in scale.dims.items():
         param = "IntParam" if kind == "int" else "FloatParam"
-        log = ', scale="log"' if kind == "int" and low > 0 and high / max(low, 1) >= 100 else ""
+        log = ', scale="log"' if _log(low, high, kind) else ""
         description = {"size": "longest string or list in the input", "magnitude": "largest number in the input"}
         text = description.get(name, f"input generator parameter {name}")
         entries.append(f"        {name!r}: {param}({low!r}, {high!r}{log}, description={text!r}),")
         names.append(name)
     if probe:
         entries.append("        'tests': IntParam(0, 1, description='1: run the problem\\'s tests instead of drawing'),")
+        entries.append(f"        'calls': IntParam(1, {MAX_CALLS}, description='calls asked about in one instance'),")
     return "{\n" + "\n".join(entries) + "\n    }", ", ".join(names)
 
 
@@ -168,6 +216,8 @@ def render(problem: Problem, scale: Scale, *, probe: bool = False) -> str:
         pieces.append(wrap(source, "_tests", "check", "test code"))
     if not scale.dims:
         raise ConversionError("the inputs have nothing to scale (no string, container or number)")
+    if (scale.calls > 1 or scale.balance) and (not function or problem.answers == "many"):
+        raise ConversionError("only a function problem with one right output is asked about several calls or balanced")
     space, params = _params_text(scale, probe)
     task = _FUNCTION_TASK if function else _STDIO_TASK
     lines = [
@@ -191,12 +241,17 @@ def render(problem: Problem, scale: Scale, *, probe: bool = False) -> str:
         f"_KNOWN = {_known_inputs(problem)!r}",
         f"_STATEMENT = {problem.statement!r}",
         f"_TASK = {task!r}",
+        *([f"_CALLS_TASK = {_FUNCTION_CALLS_TASK!r}", f"_CALLS_EXAMPLE = {scale.example!r}"] if function else []),
         f"_ATTEMPTS = {ATTEMPTS}",
+        f"_CALLS = {scale.calls if function else 1}",
+        f"_BALANCE = {scale.balance if function else None!r}",
+        f"_BALANCE_LINES = {BALANCE_LINES}",
+        f"_PROBE_WORK = {PROBE_WORK}",
         f"_PROBE = {probe!r}",
         "",
         "",
         f"class {_class_name(name)}(Environment):",
-        f'    """{_docstring(problem)}"""',
+        f'    """{_docstring(problem, scale.calls)}"""',
         "",
         f"    name = {name!r}",
         '    asymmetry = "algorithmic"',
@@ -204,28 +259,10 @@ def render(problem: Problem, scale: Scale, *, probe: bool = False) -> str:
         f"    answers = {problem.answers!r}",
         f"    space = {space}",
         "",
-        f"    def generate(self, rng, {params}{', tests' if probe else ''}):",
+        f"    def generate(self, rng, {params}{', tests, calls' if probe else ''}):",
         *(_PROBE_TESTS if probe else []),
-        "        discarded = 0",
-        "        for _ in range(_ATTEMPTS):",
-        f"            drawn = _draw(rng, {', '.join(f'{p}={p}' for p in params.split(', '))})",
-        "            if repr(drawn) in _KNOWN:  # the statement or its tests may show this input's output",
-        "                continue",
-        "            try:",
-        "                state = _run(drawn)",
-        "            except _programs.ProgramFailed:",
-        "                discarded += 1",
-        "                continue",
-        "            if shows_answer(_prompt(state), state['output']):",
-        "                discarded += 1",
-        "                continue",
-        "            lines = state.pop('lines')",
-        "            state['discarded'] = discarded",
-        "            if _PROBE:",
-        "                state['others'] = [_other(solution, drawn) for solution in _SOLUTIONS[1:]]",
-        "                state['lines'] = lines",
-        "            return state",
-        "        raise ValueError(f'no usable input in {_ATTEMPTS} draws (the reference failed or the output showed)')",
+        f"        return _generate(rng, {{{', '.join(f'{p!r}: {p}' for p in params.split(', '))}}}, "
+        f"{'calls' if probe else '_CALLS'})",
         "",
         "    def prompt(self, state):",
         "        return _prompt(state)",
@@ -242,6 +279,8 @@ def render(problem: Problem, scale: Scale, *, probe: bool = False) -> str:
         "    def metadata(self, state):",
         "        return {'discarded': state['discarded']}",
         "",
+        "",
+        _RUNTIME_GENERATE,
         "",
         _RUNTIME_FUNCTION if function else _RUNTIME_STDIO,
     ]
@@ -261,11 +300,13 @@ def _specs(problem: Problem) -> list[Any]:
     return infer_spec(problem.examples)
 
 
-def _docstring(problem: Problem) -> str:
+def _docstring(problem: Problem, calls: int) -> str:
     first = next((line.strip() for line in problem.statement.splitlines() if line.strip()
                   and not line.strip().startswith(("def ", "from ", "import ", "#", '"""', "'''"))), "")  # fmt: skip
-    what = "the output of a call of the function" if problem.kind == "function" else "the output of the program"
-    text = (f"Give {what} described here for a generated input ({problem.label}): {first[:200]}. The reference "
+    what = "the output of the program"
+    if problem.kind == "function":
+        what = "the output of a call of the function" if calls == 1 else f"the outputs of {calls} calls of the function"
+    text = (f"Give {what} described here for generated inputs ({problem.label}): {first[:200]}. The reference "
             "is the reference solution's output; any other answer earns 0.")  # fmt: skip
     return text.replace('"""', "'''").replace("\\", "\\\\")
 
@@ -277,6 +318,69 @@ _PROBE_TESTS = [
     "            return {'input': '', 'args': '', 'output': '-', 'lines': 0, 'discarded': 0,",
     "                    'tests': [passed, failures]}",
 ]
+
+_RUNTIME_GENERATE = '''def _generate(rng, params, calls):
+    """The state of an instance about ``calls`` distinct generated inputs on which the reference
+    returns within its budget. With ``_BALANCE``, each call first picks an output class at random
+    (one of the usual outputs, or any other) and inputs are redrawn until the output falls in it."""
+    runs, seen, discarded, work = [], set(), 0, [0]
+    for _ in range(calls):
+        target = rng.randrange(len(_BALANCE["classes"]) + _BALANCE["other"]) if _BALANCE else None
+        drawn, state, failed = _one(rng, params, seen, target, work)
+        discarded += failed
+        seen.add(repr(drawn))
+        runs.append((drawn, state))
+    if calls == 1:
+        drawn, state = runs[0]
+        if _PROBE:
+            state["others"] = [_other(solution, drawn) for solution in _SOLUTIONS[1:]]
+    else:
+        state = _together([state for _, state in runs])
+    if not _PROBE:
+        del state["lines"]
+    state["discarded"] = discarded
+    return state
+
+
+def _one(rng, params, seen, target, work):
+    """(input, state, discarded) for one call: inputs the reference fails on (or whose output the
+    prompt would show) are discarded and counted; one of another output class than ``target`` is
+    drawn again while the balancing budget of executed lines lasts, and used if nothing better comes.
+    ``work[0]`` counts the lines the reference executed for the instance: the probe gives up on an
+    instance past ``_PROBE_WORK`` (a setting that costs that much is over every budget anyway)."""
+    discarded, spent, fallback = 0, 0, None
+    for _ in range(_ATTEMPTS):
+        drawn = _draw(rng, **params)
+        key = repr(drawn)
+        if key in _KNOWN or key in seen:  # the statement or its tests may show a known input's output
+            continue
+        try:
+            state = _run(drawn)
+        except _programs.ProgramFailed as exc:
+            discarded += 1
+            work[0] += _programs.MAX_LINES if exc.kind == "too_slow" else 0
+            if _PROBE and work[0] > _PROBE_WORK:
+                raise ValueError(f"the reference executed over {_PROBE_WORK} lines on this instance's draws") from None
+            continue
+        work[0] += state["lines"]
+        if shows_answer(_prompt(state), state["output"]):
+            discarded += 1
+            continue
+        if target is None or _output_class(state["output"]) == target:
+            return drawn, state, discarded
+        fallback = fallback or (drawn, state)
+        spent += state["lines"]
+        if spent > _BALANCE_LINES:
+            break
+    if fallback is None:
+        raise ValueError(f"no usable input in {_ATTEMPTS} draws (the reference failed or the output showed)")
+    return (*fallback, discarded)
+
+
+def _output_class(output):
+    classes = _BALANCE["classes"]
+    return classes.index(output) if output in classes else len(classes)
+'''
 
 _RUNTIME_FUNCTION = '''def _draw(rng, **params):
     if _INPUT_GENERATOR is not None:
@@ -293,6 +397,13 @@ def _run(args):
             "lines": lines}
 
 
+def _together(states):
+    """One instance about several calls: the calls numbered, the outputs in one list."""
+    return {"input": "\\n".join(s["input"] for s in states), "args": "[" + ", ".join(s["args"] for s in states) + "]",
+            "output": "[" + ", ".join(s["output"] for s in states) + "]", "lines": max(s["lines"] for s in states),
+            "calls": len(states), "outputs": [s["output"] for s in states]}
+
+
 def _other(solution, args):
     try:
         return _programs.literal(_programs.run_bounded(solution, args)[0])
@@ -301,6 +412,12 @@ def _other(solution, args):
 
 
 def _prompt(state):
+    if "calls" in state:
+        calls = "\\n".join(f"{number}. `{call}`" for number, call in enumerate(state["input"].split("\\n"), 1))
+        example = _CALLS_EXAMPLE or _programs.example_calls(state["outputs"][0])
+        task = _CALLS_TASK.format(count=state["calls"], calls=calls, digits=_programs.FLOAT_DIGITS)
+        return (f"Here is a Python function, given by its signature and description:\\n\\n```python\\n{_STATEMENT}\\n```"
+                f"\\n\\n{task}\\n" + answer_instruction(example))
     example = _programs.example_answer(state["output"])
     task = _TASK.format(call=state["input"], digits=_programs.FLOAT_DIGITS)
     return (f"Here is a Python function, given by its signature and description:\\n\\n```python\\n{_STATEMENT}\\n```"

@@ -329,12 +329,13 @@ class Environment:
             raise InvalidInputError(f"got {len(instances)} instances but {len(responses)} responses")
         return [self.score(instance, response) for instance, response in zip(instances, responses, strict=True)]
 
-    def time_samples(self, seeds: Sequence[int], level: float | None = None) -> list[float]:
+    def time_samples(self, seeds: Sequence[int], level: float | None = None,
+                     params: Mapping[str, Any] | None = None) -> list[float]:  # fmt: skip
         """Seconds each sample took (measured where the environment's code runs)."""
         times = []
         for seed in seeds:
             start = time.perf_counter()
-            self.sample(seed, level=level)
+            self.sample(seed, level=level, params=params)
             times.append(time.perf_counter() - start)
         return times
 

@@ -417,18 +417,29 @@ def call_text(entry_point: str, args: Sequence[Any]) -> str:
 
 
 _EXAMPLES = {"[": ("[1, 2]", "[0]"), "(": ("(1, 2)", "(0, 0)"), "'": ("'abc'", "'xyz'"), '"': ("'abc'", "'xyz'"),
-             "{": ("{'a': 1}", "{}"), "T": ("False", "False"), "F": ("True", "True"), "N": ("0", "0")}  # fmt: skip
+             "{": ("{'a': 1}", "{}"), "T": ("True", "False"), "F": ("True", "False"), "N": ("0", "0")}  # fmt: skip
+
+
+def _shape_examples(reference: str) -> tuple[str, str]:
+    """Two values of the reference's shape, chosen by its shape alone (never by its value)."""
+    if reference[:1] in _EXAMPLES:
+        return _EXAMPLES[reference[:1]]
+    if "." in reference or "e" in reference:
+        return "2.5", "0.5"
+    return "7", "3"
 
 
 def example_answer(reference: str) -> str:
     """An answer of the reference's shape for the prompt's format example, never the reference."""
-    if reference[:1] in _EXAMPLES:
-        first, second = _EXAMPLES[reference[:1]]
-    elif "." in reference or "e" in reference:
-        first, second = "2.5", "0.5"
-    else:
-        first, second = "7", "3"
+    first, second = _shape_examples(reference)
     return first if first != reference else second
+
+
+def example_calls(output: str) -> str:
+    """The format example for several calls' outputs, from the shape of one output: ``[7, 3, ...]``.
+    It depends on no value and, holding ``...``, is never anyone's answer."""
+    first, second = _shape_examples(output)
+    return f"[{first}, {second}, ...]"
 
 
 # ----- stdin / stdout programs ------------------------------------------------------------------

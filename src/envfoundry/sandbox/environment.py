@@ -163,10 +163,11 @@ class SandboxedEnvironment:
         ]
         return _finish(out, strict, "sample")
 
-    def time_samples(self, seeds: Sequence[int], level: float | None = None) -> list[float]:
+    def time_samples(self, seeds: Sequence[int], level: float | None = None,
+                     params: Mapping[str, Any] | None = None) -> list[float]:  # fmt: skip
         """Seconds each sample took inside its worker (the round trip not included)."""
         out = []
-        for result in self._pool.call("sample", self._sample_items(seeds, level, None)):
+        for result in self._pool.call("sample", self._sample_items(seeds, level, params)):
             if isinstance(result, SandboxError):
                 raise result
             seconds = result.get("seconds") if isinstance(result, dict) else None

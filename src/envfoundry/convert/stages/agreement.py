@@ -24,7 +24,7 @@ def _tests(problem: Problem, env: Any, params: dict[str, Any]) -> tuple[str | No
     """(why it failed, or None; figures) for the problem's own tests."""
     if not problem.check_source and not problem.tests:
         return None, {"tests": 0}
-    instance = env.sample(0, params={**params, "tests": 1})
+    instance = env.sample(0, params={**params, "tests": 1, "calls": 1})
     passed, failures = instance.state["tests"]
     figures = {"tests_passed": passed, "tests_failed": len(failures)}
     if failures:
@@ -36,7 +36,7 @@ def _solutions(problem: Problem, env: Any, params: dict[str, Any]) -> tuple[str 
     """(why it failed, or None; figures) for the other solutions' outputs on generated inputs."""
     if len(problem.solutions) < 2:
         return None, {"solutions": 1}
-    instances = [i for i in env.sample_many(list(SEEDS), params={**params, "tests": 0}, strict=False)
+    instances = [i for i in env.sample_many(list(SEEDS), params={**params, "tests": 0, "calls": 1}, strict=False)
                  if not isinstance(i, SandboxError)]  # fmt: skip
     if not instances:
         return "no input could be generated to compare the solutions on", {"solutions": len(problem.solutions)}

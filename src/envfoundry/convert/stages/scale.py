@@ -5,17 +5,24 @@ the ones already searched held at the largest setting found and the rest at thei
 largest value at which ``DRAWS`` instances all stay within the budgets: a prompt of at most
 ``PROMPT_BUDGET`` characters, a reference of at most ``REFERENCE_BUDGET``, and a reference solution
 that executes at most ``LINE_BUDGET`` lines on the input (lines, not seconds: the same on every
-machine, up to the few lines a cache warmed earlier in the process saves). All parameters at their maxima are checked together and, if that corner fails, pulled
-back together. That corner is recorded as level 1.
+machine, up to the few lines a cache warmed earlier in the process saves), and, because work done
+in C executes few lines (``sum(range(n))`` is one), a median sampling time of at most
+``TIME_BUDGET_S`` (measured in the sandbox worker; the battery allows 50 ms at level 1). All
+parameters at their maxima are checked together and, if that corner fails, pulled back together.
+That corner is recorded as level 1.
 
 Inputs on which the reference raises or runs past its budget are discarded by the environment and
 redrawn; the stage counts them and rejects a problem that discards more than ``MAX_DISCARD_SHARE``
-of its draws. A problem whose scale cannot grow at all is rejected: its difficulty would not move.
+of its draws. Where the examples' own scale is already the largest within the budgets (a naive
+recursive Fibonacci), level 0 comes down towards the parameters' floor (the lowest setting that
+fits) so that difficulty still moves from smaller inputs up to the examples'. A problem whose scale cannot move at all is rejected.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import statistics
 from typing import Any
 
 from envfoundry.convert.template import Scale
@@ -28,6 +35,8 @@ SEEDS = tuple(range(60_000, 60_000 + DRAWS))
 PROMPT_BUDGET = 3_000
 REFERENCE_BUDGET = 300
 LINE_BUDGET = 20_000
+TIME_BUDGET_S = 0.03
+TIMED = 4
 MAX_DISCARD_SHARE = 0.5
 # Where the whole corner fails, every parameter is pulled back to this fraction of its range.
 PULLBACK = (0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.0)
@@ -36,21 +45,23 @@ PULLBACK = (0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.0)
 class _Probe:
     """Draws at a setting and judges them against the budgets; counts what it saw."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, calls: int) -> None:
         self.env = env
+        self.calls = calls
         self.draws = 0
         self.discarded = 0
 
     def fits(self, params: dict[str, Any]) -> tuple[bool, str]:
-        results = self.env.sample_many(list(SEEDS), params={**params, "tests": 0}, strict=False)
+        results = self.env.sample_many(list(SEEDS), params={**params, "tests": 0, "calls": self.calls}, strict=False)
         failed = [r for r in results if isinstance(r, SandboxError)]
         if failed:
             return False, f"sampling failed: {failed[0]}"
         discarded = sum(r.metadata.get("discarded", 0) for r in results)
-        self.draws += len(results) + discarded
+        draws = len(results) * self.calls + discarded
+        self.draws += draws
         self.discarded += discarded
-        if discarded > MAX_DISCARD_SHARE * (len(results) + discarded):
-            return False, f"{discarded} of {len(results) + discarded} draws discarded"
+        if discarded > MAX_DISCARD_SHARE * draws:
+            return False, f"{discarded} of {draws} draws discarded"
         worst = {
             "prompt": max(len(r.prompt) for r in results),
             "reference": max(len(r.reference) for r in results),
@@ -59,7 +70,12 @@ class _Probe:
         budgets = {"prompt": PROMPT_BUDGET, "reference": REFERENCE_BUDGET, "lines": LINE_BUDGET}
         for key, budget in budgets.items():
             if worst[key] > budget:
-                return False, f"a {key} of {worst[key]} (budget {budget})"
+                what = {"prompt": "a prompt of {} characters", "reference": "a reference of {} characters",
+                        "lines": "a reference run of {} lines"}[key].format(worst[key])  # fmt: skip
+                return False, f"{what} (budget {budget})"
+        times = self.env.time_samples(list(SEEDS[:TIMED]), params={**params, "tests": 0, "calls": self.calls})
+        if statistics.median(times) > TIME_BUDGET_S:
+            return False, f"a sampling time of {statistics.median(times) * 1000:.0f} ms (budget {TIME_BUDGET_S * 1000:.0f})"
         return True, ""
 
 
@@ -91,13 +107,13 @@ def _largest(probe: _Probe, ladder: list[float], setting: Any) -> tuple[float, s
 
 
 def run(env: Any, scale: Scale) -> tuple[StageReport, Scale | None]:
-    """``scale``: each parameter's (floor, cap, kind) and where to start (``scale.start``). Returns the
-    report and the found space: from the start (or below it, towards the floor, where the start
-    breaks the budgets) to the largest setting that keeps within them."""
+    """``scale``: each parameter's (floor, cap, kind), where to start (``scale.start``) and the calls
+    per instance. Returns the report and the found space: from the start (or below it, towards the
+    floor, where the start breaks the budgets) to the largest setting that keeps within them."""
     found: dict[str, Any] = {}
 
     def body() -> StageReport:
-        probe = _Probe(env)
+        probe = _Probe(env, scale.calls)
         current = {name: scale.start.get(name, low) for name, (low, _, _) in scale.dims.items()}
         ok, reason = probe.fits(current)
         if not ok:  # the examples are large: level 0 comes down towards the smallest inputs
@@ -123,6 +139,13 @@ def run(env: Any, scale: Scale) -> tuple[StageReport, Scale | None]:
                 if ok:
                     current = pulled
                     break
+        lowered = False
+        if all(current[n] <= lows[n] for n in scale.dims):  # nowhere to grow: the lowest level that fits
+            for fraction in sorted(PULLBACK):
+                pulled = {n: _pull(floor, lows[n], kind, fraction) for n, (floor, _, kind) in scale.dims.items()}
+                if any(pulled[n] < lows[n] for n in pulled) and probe.fits(pulled)[0]:
+                    lows, lowered = pulled, True
+                    break
         dims = {n: (lows[n], current[n], kind) for n, (_, _, kind) in scale.dims.items()}
         figures = {
             "level_0": {n: low for n, (low, _, _) in dims.items()},
@@ -130,15 +153,19 @@ def run(env: Any, scale: Scale) -> tuple[StageReport, Scale | None]:
             "limited_by": limits,
             "draws": probe.draws,
             "discarded": probe.discarded,
-            "budgets": {"prompt_chars": PROMPT_BUDGET, "reference_chars": REFERENCE_BUDGET, "lines": LINE_BUDGET},
+            "budgets": {"prompt_chars": PROMPT_BUDGET, "reference_chars": REFERENCE_BUDGET, "lines": LINE_BUDGET,
+                        "sample_seconds": TIME_BUDGET_S},
+            "level_0_lowered": lowered,
         }
         if all(high <= low for low, high, _ in dims.values()):
             return StageReport(NAME, False, "the inputs cannot grow within the budgets: the difficulty would not "
                                f"move ({'; '.join(f'{n}: {w}' for n, w in limits.items())})", figures)  # fmt: skip
-        found["scale"] = Scale(dims)
+        found["scale"] = dataclasses.replace(scale, dims=dims, start={})
         grown = ", ".join(f"{n} {low} -> {high}" for n, (low, high, _) in dims.items())
-        return StageReport(NAME, True, f"level 1 is {grown}; {probe.discarded} of {probe.draws} draws discarded",
-                           figures)  # fmt: skip
+        calls = f" ({scale.calls} calls an instance)" if scale.calls > 1 else ""
+        calls += " (level 0 lowered: the examples' own scale is the largest)" if lowered else ""
+        return StageReport(NAME, True, f"level 1 is {grown}{calls}; {probe.discarded} of {probe.draws} draws "
+                           "discarded", {**figures, "calls": scale.calls})  # fmt: skip
 
     report = timed(NAME, body)
     return report, found.get("scale")

@@ -39,7 +39,7 @@ MAX_STATE_BYTES = 1 << 20
 DEFAULT_LIMITS = SandboxLimits(call_timeout_s=2.0)
 
 
-def _needed_distinct(references: list[str]) -> int:
+def needed_distinct(references: list[str]) -> int:
     """``MIN_DISTINCT_REFERENCES``, or fewer where the answer space is a small integer range (an
     edit distance between short strings has only so many values): 60% of the range seen."""
     try:
@@ -54,7 +54,7 @@ def _nontrivial(env: Any) -> CheckResult:
     references = [i.reference.strip() for i in env.sample_many(list(seeds), level=TRIVIALITY_LEVEL)]
     counts = Counter(references)
     common, count = counts.most_common(1)[0]
-    needed = _needed_distinct(references)
+    needed = needed_distinct(references)
     figures = {"distinct_references": len(counts), "most_common_share": count / len(references), "needed": needed}
     if len(counts) < needed:
         return CheckResult("nontrivial", False, f"only {len(counts)} distinct references in {len(references)} draws "
