@@ -46,9 +46,10 @@ def test_outputs_are_balanced_only_where_one_is_much_more_common_than_its_share(
     assert calls.balance([str(n) for n in range(100)]) is None
 
 
-def test_the_format_example_for_several_calls_depends_on_the_shape_alone_and_is_never_right():
+def test_format_examples_depend_on_the_shape_alone():
+    """An example that changed with the value would say what the value is not."""
+    assert programs.example_answer("3") == programs.example_answer("7") == "7"
+    assert programs.example_answer("True") == programs.example_answer("False") == "True"
+    assert programs.example_answer("'abc'") == programs.example_answer("'xyz'")
     assert programs.example_calls("True") == programs.example_calls("False") == "[True, False, ...]"
     assert programs.example_calls("12") == programs.example_calls("-3") == "[7, 3, ...]"
-    example = programs.parse_literal(programs.example_calls("'abc'"))
-    for reference in ([True, False, True], ["abc", "xyz"], [7, 3]):
-        assert not programs.same_value(example, reference)

@@ -72,6 +72,9 @@ def test_converted_environments_are_archived_with_their_problem_and_pass_the_bat
         assert all(r.passed for r in results), [r.to_dict() for r in results if not r.passed]
         instance = env.sample(3, level=1.0)
         assert "truncate_number(" in instance.prompt and instance.reference not in instance.prompt
+        examples = {i.prompt.rsplit("for example <answer>", 1)[1].split("</answer>")[0]
+                    for i in env.sample_many(list(range(30)), level=0.5)}  # fmt: skip
+        assert examples == {"2.5"}  # one example for every instance
         value = float(instance.reference)
         assert env.score_answer(instance, repr(value + 1e-9)).correct  # any spelling of the value
         assert not env.score_answer(instance, repr(value + 0.01)).correct

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import envfoundry
 from envfoundry.archive import Archive
 from envfoundry.convert import problems
 from envfoundry.convert.convert import Converter
@@ -70,3 +71,12 @@ def test_a_model_written_generator_converts_a_stdio_problem_and_a_failed_one_fal
     sum_name = outcomes["sum_stdio"].name
     assert lineage[sum_name]["generator"] == "scripted" and lineage[sum_name]["task_id"] == "sum_stdio"
     assert lineage[outcomes["squares"].name]["generator"] is None  # its inputs are the mutated examples
+
+    env = envfoundry.make(outcomes["vowels"].name, archive=tmp_path / "archive")
+    try:  # the format example is the same for every instance, and no instance's answer is it
+        instances = env.sample_many(list(range(150)), level=0.25)
+        examples = {i.prompt.rsplit("for example <answer>", 1)[1].split("</answer>")[0] for i in instances}
+        references = {int(i.reference) for i in instances}
+        assert examples == {"7"} and 7 not in references and {6, 8} <= references  # 7 was a likely answer
+    finally:
+        env.close()

@@ -217,34 +217,37 @@ class Converter:
     def _settle_calls(self, problem: Problem, probe: list[Any], dims: template.Scale, found: template.Scale,
                       reports: list[StageReport]) -> template.Scale | None:  # fmt: skip
         """The calls stage: where it balances the outputs, a probe that balances them replaces
-        ``probe[0]`` and the stage measures again; then the scale stage runs again with the calls it
-        asks for, until they settle (the last scale report stands for the scale stage). None where
-        the scale fails with them."""
+        ``probe[0]`` and the stage measures again; then the scale stage runs again (with balancing
+        on, and with the calls asked for) until the calls settle; the last scale report stands for
+        the scale stage. None where the scale fails with them."""
         counted, wanted = calls.run(probe[0], found)
-        unbalanced = None
+        unbalanced, rescale = None, False
         if counted.passed and wanted.balance and not found.balance:
             probe[0].close()
             dims = dataclasses.replace(dims, balance=wanted.balance)
             source = template.render(problem, dims, probe=True)
             probe[0] = SandboxedEnvironment(source=source, filename=f"{problem.label}.py", **self.sandbox_options)
             found = dataclasses.replace(found, balance=wanted.balance)
-            unbalanced = counted.figures
-            counted, wanted = calls.run(probe[0], found)
+            unbalanced, rescale = counted.figures, True
+            counted, wanted = calls.run(probe[0], found, may_balance=False)
         for _ in range(CALLS_ROUNDS):
-            if not counted.passed or wanted.calls <= found.calls:
+            if not counted.passed or (wanted.calls <= found.calls and not rescale):
                 break
-            rescaled, refound = scale.run(probe[0], dataclasses.replace(dims, calls=wanted.calls,
-                                                                        example=wanted.example))  # fmt: skip
+            number = max(wanted.calls, found.calls)
+            example = wanted.example if wanted.calls >= found.calls else found.example
+            rescaled, refound = scale.run(probe[0], dataclasses.replace(dims, calls=number, example=example))
             reports[-1] = rescaled
             if refound is None:
                 return None
-            found = refound
-            counted, wanted = calls.run(probe[0], found)
+            found, rescale = refound, False
+            counted, wanted = calls.run(probe[0], found, may_balance=False)
         if unbalanced is not None:
             counted.figures["unbalanced"] = unbalanced
-        if counted.passed and counted.figures.get("calls") != found.calls:
+        if counted.passed and wanted.calls == found.calls:
+            found = dataclasses.replace(found, example=wanted.example)
+        elif counted.passed:  # fewer would do at the new scale, or more after the last round: the scale's stand
             counted.figures["calls_kept"] = found.calls
-            counted.reason += f"; the {found.calls} calls chosen before stand"
+            counted.reason += f"; the {found.calls} calls the scale was searched with stand"
         reports.append(counted)
         return found if counted.passed else None
 

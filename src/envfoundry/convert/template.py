@@ -37,8 +37,6 @@ SIZE_CAP = 200
 MAGNITUDE_CAP = 10**9
 # The most calls one instance asks about.
 MAX_CALLS = 8
-# Lines the reference may execute on inputs drawn again for a balanced output (per call).
-BALANCE_LINES = 100_000
 # Lines the probe lets the reference execute for one instance, discarded draws included, before it
 # gives up on the instance (about 150 ms: three times the battery's sampling budget).
 PROBE_WORK = 1_000_000
@@ -171,6 +169,8 @@ _FUNCTION_CALLS_TASK = (
     "number, a quoted string, a list, a tuple, a dict, True, False or None (floats to {digits} significant "
     "digits are enough)."
 )
+# The format example of every stdin/stdout prompt (an output equal to it is never asked about).
+_STDIO_EXAMPLE = "3"
 _STDIO_TASK = (
     "What does a correct program print for this input? Answer with the exact output; tokens are "
     "compared, so spacing and line breaks do not matter."
@@ -241,11 +241,11 @@ def render(problem: Problem, scale: Scale, *, probe: bool = False) -> str:
         f"_KNOWN = {_known_inputs(problem)!r}",
         f"_STATEMENT = {problem.statement!r}",
         f"_TASK = {task!r}",
-        *([f"_CALLS_TASK = {_FUNCTION_CALLS_TASK!r}", f"_CALLS_EXAMPLE = {scale.example!r}"] if function else []),
+        *([f"_CALLS_TASK = {_FUNCTION_CALLS_TASK!r}"] if function else []),
+        f"_EXAMPLE = {scale.example or ('' if function else _STDIO_EXAMPLE)!r}",
         f"_ATTEMPTS = {ATTEMPTS}",
         f"_CALLS = {scale.calls if function else 1}",
         f"_BALANCE = {scale.balance if function else None!r}",
-        f"_BALANCE_LINES = {BALANCE_LINES}",
         f"_PROBE_WORK = {PROBE_WORK}",
         f"_PROBE = {probe!r}",
         "",
@@ -322,34 +322,46 @@ _PROBE_TESTS = [
 _RUNTIME_GENERATE = '''def _generate(rng, params, calls):
     """The state of an instance about ``calls`` distinct generated inputs on which the reference
     returns within its budget. With ``_BALANCE``, each call first picks an output class at random
-    (one of the usual outputs, or any other) and inputs are redrawn until the output falls in it."""
-    runs, seen, discarded, work = [], set(), 0, [0]
-    for _ in range(calls):
-        target = rng.randrange(len(_BALANCE["classes"]) + _BALANCE["other"]) if _BALANCE else None
-        drawn, state, failed = _one(rng, params, seen, target, work)
-        discarded += failed
-        seen.add(repr(drawn))
-        runs.append((drawn, state))
-    if calls == 1:
-        drawn, state = runs[0]
-        if _PROBE:
-            state["others"] = [_other(solution, drawn) for solution in _SOLUTIONS[1:]]
-    else:
+    (one of the usual outputs, or any other) and inputs are drawn for it (``_one``). An instance
+    whose prompt shows its answer is drawn again."""
+    discarded, work = 0, [0]
+    for _ in range(_ATTEMPTS):
+        runs, seen = [], set()
+        for _ in range(calls):
+            target = rng.randrange(len(_BALANCE["classes"]) + _BALANCE["other"]) if _BALANCE else None
+            drawn, state, failed = _one(rng, params, seen, target, work, _EXAMPLE if calls == 1 else None)
+            discarded += failed
+            seen.add(repr(drawn))
+            runs.append((drawn, state))
+        if calls == 1:
+            drawn, state = runs[0]
+            if _PROBE:
+                state["others"] = [_other(solution, drawn) for solution in _SOLUTIONS[1:]]
+            break
         state = _together([state for _, state in runs])
+        if not shows_answer(_prompt(state), state["output"]):
+            break
+        discarded += calls
+    else:
+        raise ValueError(f"every one of {_ATTEMPTS} instances showed its answer in the prompt")
     if not _PROBE:
         del state["lines"]
     state["discarded"] = discarded
     return state
 
 
-def _one(rng, params, seen, target, work):
-    """(input, state, discarded) for one call: inputs the reference fails on (or whose output the
-    prompt would show) are discarded and counted; one of another output class than ``target`` is
-    drawn again while the balancing budget of executed lines lasts, and used if nothing better comes.
-    ``work[0]`` counts the lines the reference executed for the instance: the probe gives up on an
-    instance past ``_PROBE_WORK`` (a setting that costs that much is over every budget anyway)."""
-    discarded, spent, fallback = 0, 0, None
+def _one(rng, params, seen, target, work, avoid):
+    """(input, state, discarded) for one call. An input the reference fails on, or whose output
+    the prompt would show, is discarded and counted; one of the examples, already in this instance,
+    or whose output is ``avoid`` (the prompt's format example) is skipped. With a ``target`` class,
+    inputs are drawn until the output falls in it; after ``_ATTEMPTS`` draws the first usable one
+    of another class stands. ``work[0]`` counts the lines the reference executed for the instance:
+    the probe gives up on an instance past ``_PROBE_WORK`` (a setting that costs that much is over
+    every budget anyway)."""
+    discarded, fallback = 0, None
     for _ in range(_ATTEMPTS):
+        if _PROBE and work[0] > _PROBE_WORK:
+            raise ValueError(f"the reference executed over {_PROBE_WORK} lines on this instance's draws")
         drawn = _draw(rng, **params)
         key = repr(drawn)
         if key in _KNOWN or key in seen:  # the statement or its tests may show a known input's output
@@ -359,19 +371,16 @@ def _one(rng, params, seen, target, work):
         except _programs.ProgramFailed as exc:
             discarded += 1
             work[0] += _programs.MAX_LINES if exc.kind == "too_slow" else 0
-            if _PROBE and work[0] > _PROBE_WORK:
-                raise ValueError(f"the reference executed over {_PROBE_WORK} lines on this instance's draws") from None
             continue
         work[0] += state["lines"]
+        if state["output"] == avoid:
+            continue
         if shows_answer(_prompt(state), state["output"]):
             discarded += 1
             continue
         if target is None or _output_class(state["output"]) == target:
             return drawn, state, discarded
         fallback = fallback or (drawn, state)
-        spent += state["lines"]
-        if spent > _BALANCE_LINES:
-            break
     if fallback is None:
         raise ValueError(f"no usable input in {_ATTEMPTS} draws (the reference failed or the output showed)")
     return (*fallback, discarded)
@@ -414,11 +423,11 @@ def _other(solution, args):
 def _prompt(state):
     if "calls" in state:
         calls = "\\n".join(f"{number}. `{call}`" for number, call in enumerate(state["input"].split("\\n"), 1))
-        example = _CALLS_EXAMPLE or _programs.example_calls(state["outputs"][0])
+        example = _EXAMPLE or _programs.example_calls(state["outputs"][0])
         task = _CALLS_TASK.format(count=state["calls"], calls=calls, digits=_programs.FLOAT_DIGITS)
         return (f"Here is a Python function, given by its signature and description:\\n\\n```python\\n{_STATEMENT}\\n```"
                 f"\\n\\n{task}\\n" + answer_instruction(example))
-    example = _programs.example_answer(state["output"])
+    example = _EXAMPLE or _programs.example_answer(state["output"])
     task = _TASK.format(call=state["input"], digits=_programs.FLOAT_DIGITS)
     return (f"Here is a Python function, given by its signature and description:\\n\\n```python\\n{_STATEMENT}\\n```"
             f"\\n\\n{task}\\n" + answer_instruction(example))
@@ -491,8 +500,7 @@ def _other(solution, text):
 
 
 def _prompt(state):
-    example = "3" if state["output"] != "3" else "4"
-    return (f"{_STATEMENT}\\n\\nInput:\\n```\\n{state['input']}```\\n\\n{_TASK}\\n" + answer_instruction(example))
+    return (f"{_STATEMENT}\\n\\nInput:\\n```\\n{state['input']}```\\n\\n{_TASK}\\n" + answer_instruction(_EXAMPLE))
 
 
 def _verify(state, answer):

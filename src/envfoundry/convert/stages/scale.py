@@ -7,7 +7,8 @@ largest value at which ``DRAWS`` instances all stay within the budgets: a prompt
 that executes at most ``LINE_BUDGET`` lines on the input (lines, not seconds: the same on every
 machine, up to the few lines a cache warmed earlier in the process saves), and, because work done
 in C executes few lines (``sum(range(n))`` is one), a median sampling time of at most
-``TIME_BUDGET_S`` (measured in the sandbox worker; the battery allows 50 ms at level 1). All
+``TIME_BUDGET_S`` (measured in the sandbox worker; the battery allows 50 ms at level 1). That one
+budget depends on the machine: where it binds, level 1 is smaller on a slower machine. All
 parameters at their maxima are checked together and, if that corner fails, pulled back together.
 That corner is recorded as level 1.
 
