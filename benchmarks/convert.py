@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.archive import Archive
-from envfoundry.convert.convert import Converter, summarise
+from envfoundry.convert.convert import Converter, cpu_now, summarise
 from envfoundry.convert.problems import load_humaneval
 from results_json import write_results
 
@@ -30,15 +30,19 @@ from results_json import write_results
 def run(label: str, limit: int | None, jobs: int, generator: Any = None) -> dict[str, Any]:
     problems = load_humaneval()[:limit]
     with tempfile.TemporaryDirectory() as scratch, Archive(Path(scratch) / "archive") as archive:
-        started = time.perf_counter()
-        outcomes = Converter(archive, generator=generator).run(problems, jobs=jobs)
-        summary = summarise(outcomes, time.perf_counter() - started)
+        started, cpu_started = time.perf_counter(), cpu_now()
+        converter = Converter(archive, generator=generator)
+        outcomes = converter.run(problems, jobs=jobs)
+        summary = summarise(outcomes, time.perf_counter() - started, cpu_now() - cpu_started)
     stage_seconds: dict[str, float] = defaultdict(float)
     for outcome in outcomes:
         for report in outcome.reports:
             stage_seconds[report["name"]] += report.get("seconds", 0.0)
     summary["stage_wall_seconds"] = {k: round(v, 1) for k, v in sorted(stage_seconds.items(), key=lambda kv: -kv[1])}
     summary["arm"] = label
+    if generator is not None:  # replies that held a usable generate_input, of the problems asked
+        summary["generators_written"] = sum(1 for written in converter.written.values() if written)
+        summary["generators_asked"] = len(converter.written)
     summary["outcomes"] = [{"problem": o.problem, "converted": o.converted, "stage": o.stage, "reason": o.reason,
                             "cpu_seconds": o.cpu_seconds, "inputs": o.inputs, "level_1": o.level_1}
                            for o in outcomes]  # fmt: skip
@@ -57,11 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.llm:
         from envfoundry.llm import make_chat_model
 
-        arms.append(run(f"llm ({args.model})", args.limit, args.jobs, make_chat_model(args.llm, args.model)))
+        model = make_chat_model(args.llm, args.model)
+        arms.append(run(f"llm ({model.name})", args.limit, args.jobs, model))
     for arm in arms:
         total, converted = arm["total"], arm["converted"]
         print(f"\n{arm['arm']}: {converted} of {total} converted ({converted / max(total, 1):.1%}), "
               f"{arm['cpu_seconds_per_problem']:.2f} CPU s per problem, {arm['wall_seconds']:.0f} s in all")  # fmt: skip
+        if "generators_written" in arm:
+            print(f"  generators written: {arm['generators_written']} of {arm['generators_asked']} replies held a usable "
+                  f"generate_input; converted by inputs: {arm['converted_by_inputs']}")  # fmt: skip
         print("  rejected by stage: " + ", ".join(f"{k} {v}" for k, v in arm["rejected_by_stage"].items()))
         for reason, count in list(arm["rejected"].items())[:12]:
             print(f"    {count:>4} x {reason}")

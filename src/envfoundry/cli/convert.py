@@ -13,7 +13,7 @@ from envfoundry.cli.synth import _archive
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from envfoundry.convert.convert import Converter, summarise
+    from envfoundry.convert.convert import Converter, cpu_now, summarise
     from envfoundry.convert.problems import load
 
     if args.limit is not None and args.limit < 1:
@@ -39,13 +39,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         generator = _model(args.llm, args.model)
     run_id = archive.start_run({"command": "convert", "source": args.source, "limit": args.limit,
                                 "llm": getattr(generator, "name", None)})  # fmt: skip
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_now()
     converter = Converter(archive, run_id=run_id, generator=generator)
     outcomes = []
     try:
-        outcomes = converter.run(problems, jobs=args.jobs, progress=not args.json)
+        outcomes = converter.run(problems, jobs=args.jobs)  # the bar is on stderr, the JSON on stdout
     finally:
-        summary = summarise(outcomes, time.perf_counter() - started)
+        summary = summarise(outcomes, time.perf_counter() - started, cpu_now() - cpu_started)
         archive.finish_run(run_id, summary)
     if args.json:
         print(json.dumps({**summary, "archive": str(archive.root), "run_id": run_id}, indent=2))

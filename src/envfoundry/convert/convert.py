@@ -72,7 +72,8 @@ class Outcome:
         return dict(vars(self))
 
 
-def _cpu() -> float:
+def cpu_now() -> float:
+    """CPU seconds of this process and of its finished children (the sandbox workers) so far."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 
@@ -119,19 +120,19 @@ class Converter:
     def convert(self, problem: Problem) -> Outcome:
         """One problem's outcome: with a model's generator first where one was written, then (if that
         is rejected and the examples allow it) with the examples grown by mutation."""
-        started = _cpu()
+        started = cpu_now()
         written = self.written.get(problem.label)
         if problem.input_generator is None and written is not None:
             outcome = self._convert_one(dataclasses.replace(problem, input_generator=written), "llm")
             if outcome.converted or problem.kind != "function" or not problem.examples:
-                outcome.cpu_seconds = round(_cpu() - started, 3)
+                outcome.cpu_seconds = round(cpu_now() - started, 3)
                 return outcome
         outcome = self._convert_one(problem, "problem" if problem.input_generator else "mutation")
-        outcome.cpu_seconds = round(_cpu() - started, 3)
+        outcome.cpu_seconds = round(cpu_now() - started, 3)
         return outcome
 
     def _convert_one(self, problem: Problem, inputs: str) -> Outcome:
-        started = _cpu()
+        started = cpu_now()
         reports: list[StageReport] = []
         name = template.environment_name(problem)
         # What the archive keeps of a problem rejected before validation: its probe module once
@@ -161,7 +162,7 @@ class Converter:
             converted=validation.admitted,
             stage=None if validation.admitted else (failed.name if failed else "?"),
             reason=validation.reports[-1].reason if validation.admitted else (failed.reason if failed else ""),
-            cpu_seconds=round(_cpu() - started, 3),
+            cpu_seconds=round(cpu_now() - started, 3),
             reports=[r.to_dict() for r in validation.reports],
             level_1=level_1,
             inputs=inputs,
@@ -288,22 +289,27 @@ def _own_code(problem: Problem) -> str:
     return "\n\n".join(parts)
 
 
-def summarise(outcomes: Sequence[Outcome], seconds: float | None = None) -> dict[str, Any]:
-    """The yield table as JSON: ``total``, ``converted``, ``rejected`` by stage and reason, CPU seconds."""
+def summarise(outcomes: Sequence[Outcome], seconds: float | None = None,
+              cpu_seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """The yield table as JSON: ``total``, ``converted``, ``rejected`` by stage and reason, CPU seconds.
+
+    ``cpu_seconds``: the whole run's, measured around it (``cpu_now``). Without it the outcomes'
+    own figures are summed; those are exact one job at a time, but with several jobs each problem's
+    figure also holds what the others spent meanwhile."""
     rejected: Counter[str] = Counter()
     by_stage: Counter[str] = Counter()
     for outcome in outcomes:
         if not outcome.converted:
             by_stage[outcome.stage or "?"] += 1
             rejected[f"{outcome.stage}: {_reason_class(outcome.reason)}"] += 1
-    cpu = [o.cpu_seconds for o in outcomes]
+    total_cpu = sum(o.cpu_seconds for o in outcomes) if cpu_seconds is None else cpu_seconds
     summary = {
         "total": len(outcomes),
         "converted": sum(o.converted for o in outcomes),
         "rejected": dict(rejected.most_common()),
         "rejected_by_stage": dict(by_stage.most_common()),
-        "cpu_seconds": round(sum(cpu), 2),
-        "cpu_seconds_per_problem": round(sum(cpu) / max(1, len(cpu)), 3),
+        "cpu_seconds": round(total_cpu, 2),
+        "cpu_seconds_per_problem": round(total_cpu / max(1, len(outcomes)), 3),
         "converted_by_inputs": dict(Counter(o.inputs for o in outcomes if o.converted)),
         "environments": [o.name for o in outcomes if o.converted],
     }

@@ -107,11 +107,12 @@ def run(env: Any, found: Scale, may_balance: bool = True) -> tuple[StageReport, 
         calls = choose(outputs)
         shape = counts.most_common(1)[0][0]  # the format example takes the usual output's shape
         figures["calls"] = calls or 1
-        if calls is None or calls == 1:
+        if calls is None:  # left to the rule, which rejects it: no example to avoid (it could be the one answer)
+            chosen["scale"] = dataclasses.replace(found, calls=1, example="")
+            return StageReport(NAME, True, f"one call: {len(counts)} distinct outputs in {len(outputs)} single calls, "
+                               f"and no number of calls up to {MAX_CALLS} would vary enough", figures)  # fmt: skip
+        if calls == 1:
             chosen["scale"] = dataclasses.replace(found, calls=1, example=example_answer(shape))
-            if calls is None:
-                return StageReport(NAME, True, f"one call: {len(counts)} distinct outputs in {len(outputs)} single "
-                                   f"calls, and no number of calls up to {MAX_CALLS} would vary enough", figures)  # fmt: skip
             return StageReport(NAME, True, f"one call: {len(counts)} distinct outputs in {len(outputs)} draws", figures)
         chosen["scale"] = dataclasses.replace(found, calls=calls, example=example_calls(shape))
         balanced = " (balanced)" if found.balance else ""
