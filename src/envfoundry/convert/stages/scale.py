@@ -16,7 +16,8 @@ Inputs on which the reference raises or runs past its budget are discarded by th
 redrawn; the stage counts them and rejects a problem that discards more than ``MAX_DISCARD_SHARE``
 of its draws. Where the examples' own scale is already the largest within the budgets (a naive
 recursive Fibonacci), level 0 comes down towards the parameters' floor (the lowest setting that
-fits) so that difficulty still moves from smaller inputs up to the examples'. A problem whose scale cannot move at all is rejected.
+fits) so that difficulty still moves from smaller inputs up to the examples'. A problem whose
+scale cannot move at all is rejected.
 """
 
 from __future__ import annotations
