@@ -8,6 +8,7 @@ import pytest
 
 from envfoundry import Environment, IntParam, Score, answer_instruction
 from envfoundry.core import parse_int
+from envfoundry.llm.base import ChatModel, Completion
 
 
 class ToySum(Environment):
@@ -39,3 +40,24 @@ class ToySum(Environment):
 @pytest.fixture
 def toy() -> ToySum:
     return ToySum()
+
+
+class ScriptedChat(ChatModel):
+    """A chat-model double for unit tests of one piece (the model only): answers every conversation
+    with ``reply(messages)`` and keeps the conversations it was asked in ``seen``."""
+
+    name = "scripted"
+
+    def __init__(self, reply) -> None:
+        super().__init__()
+        self.reply = reply
+        self.seen: list[list[dict]] = []
+
+    def chat(self, messages, **kwargs) -> Completion:
+        self.seen.append(messages)
+        return Completion(self.reply(messages), 1, 1, "stop")
+
+
+@pytest.fixture
+def scripted_chat() -> type[ScriptedChat]:
+    return ScriptedChat

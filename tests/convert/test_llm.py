@@ -12,7 +12,6 @@ import envfoundry
 from envfoundry.archive import Archive
 from envfoundry.convert import problems
 from envfoundry.convert.convert import Converter
-from envfoundry.llm.base import ChatModel, Completion
 
 SUM_STDIO = "The first line holds n, the second n integers. Print their sum."
 VOWELS = "Return how many vowels (a, e, i, o, u) the string s holds."
@@ -30,20 +29,12 @@ def generate_input(rng, size, magnitude):
 }
 
 
-class Scripted(ChatModel):
-    name = "scripted"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def chat(self, messages, **kwargs) -> Completion:
-        user = messages[-1]["content"]
-        self.seen.append(user)
-        return Completion(next(reply for statement, reply in WRITTEN.items() if statement in user), 1, 1, "stop")
+def _writer(messages):
+    """The reply written for the problem the conversation asks about."""
+    return next(reply for statement, reply in WRITTEN.items() if statement in messages[-1]["content"])
 
 
-def test_a_model_written_generator_converts_a_stdio_problem_and_a_failed_one_falls_back(tmp_path):
+def test_a_model_written_generator_converts_a_stdio_problem_and_a_failed_one_falls_back(tmp_path, scripted_chat):
     rows = [
         {"task_id": "sum_stdio", "kind": "stdio", "statement": SUM_STDIO,
          "solution": "n = int(input())\nprint(sum(map(int, input().split())))\n",
@@ -59,12 +50,13 @@ def test_a_model_written_generator_converts_a_stdio_problem_and_a_failed_one_fal
     without = Converter(None).run(loaded[:1], progress=False)[0]
     assert without.stage == "template" and "needs an input generator" in without.reason
 
-    model = Scripted()
+    model = scripted_chat(_writer)
     with Archive(tmp_path / "archive") as archive:
         outcomes = {o.problem.split(":")[1]: o for o in Converter(archive, generator=model).run(loaded, progress=False)}
         lineage = {env.name: env.lineage for env in archive.environments()}
     assert len(model.seen) == 3  # one call per problem without a generator of its own
-    assert "3\n1 2 3" in model.seen[0] and '["banana"]' in model.seen[1]  # the model sees the examples
+    asked = [messages[-1]["content"] for messages in model.seen]
+    assert "3\n1 2 3" in asked[0] and '["banana"]' in asked[1]  # the model sees the examples
     assert (outcomes["sum_stdio"].converted, outcomes["sum_stdio"].inputs) == (True, "llm"), outcomes["sum_stdio"].reason
     assert (outcomes["vowels"].converted, outcomes["vowels"].inputs) == (True, "mutation"), outcomes["vowels"].reason
     assert (outcomes["squares"].converted, outcomes["squares"].inputs) == (True, "mutation"), outcomes["squares"].reason

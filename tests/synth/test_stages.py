@@ -10,7 +10,6 @@ import pytest
 
 from envfoundry.core import get_class
 from envfoundry.envs import seed_names
-from envfoundry.llm.base import ChatModel, Completion
 from envfoundry.synth.pipeline import STAGE_NAMES, validate
 from envfoundry.synth.stages import calibration, execution, review, static
 from envfoundry.synth.stages.base import Candidate, Context
@@ -42,21 +41,6 @@ class Echo(Environment):
     def complexity(self, state):
         return float(len(str(state["value"])))
 '''
-
-
-class Scripted(ChatModel):
-    """Answers every conversation with ``reply(conversation)``."""
-
-    name = "scripted"
-
-    def __init__(self, reply) -> None:
-        super().__init__()
-        self.reply = reply
-        self.seen: list[list[dict]] = []
-
-    def chat(self, messages, **kwargs) -> Completion:
-        self.seen.append(messages)
-        return Completion(self.reply(messages), 1, 1, "stop")
 
 
 def _seed_source(name: str) -> str:
@@ -96,7 +80,7 @@ def test_static_rejections_say_why(source, fragment):
     assert not report.passed and fragment in report.reason
 
 
-def test_review_needs_explicit_accepts_and_any_reject_kills():
+def test_review_needs_explicit_accepts_and_any_reject_kills(scripted_chat):
     assert review.parse_verdict("looks fine\nVERDICT: ACCEPT") == "accept"
     assert review.parse_verdict("VERDICT: accept ... VERDICT: **REJECT**: the prompt leaks") == "reject"
     assert review.parse_verdict("I think it is good") == "abstain"
@@ -107,7 +91,7 @@ def test_review_needs_explicit_accepts_and_any_reject_kills():
         (["VERDICT: ACCEPT", "hmm", "no idea"], False, "only 1 of 3 reviews accepted"),
     ]:
         answers = iter(replies)
-        model = Scripted(lambda messages, answers=answers: next(answers))
+        model = scripted_chat(lambda messages, answers=answers: next(answers))
         context = Context(generator=model)
         assert execution.run(candidate, context).passed
         report = review.run(candidate, context)
@@ -127,11 +111,11 @@ def _solver(max_digits: int):
     return reply
 
 
-def test_calibration_admits_only_a_pass_rate_strictly_between_0_and_1():
+def test_calibration_admits_only_a_pass_rate_strictly_between_0_and_1(scripted_chat):
     candidate = Candidate(ECHO)
     outcomes = {}
     for max_digits in (0, 12, 99):
-        context = Context(solver=Scripted(_solver(max_digits)), calibration_per_level=6)
+        context = Context(solver=scripted_chat(_solver(max_digits)), calibration_per_level=6)
         assert execution.run(candidate, context).passed
         outcomes[max_digits] = calibration.run(candidate, context)
         context.env.close()

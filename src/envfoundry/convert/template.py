@@ -57,8 +57,9 @@ class Scale:
     dims: dict[str, tuple[float, float, str]]
     start: dict[str, float] = field(default_factory=dict)
     calls: int = 1
-    # With several calls, the format example (``programs.example_calls``) of the outputs' usual shape:
-    # one example for every instance, so that it says nothing of any instance's outputs.
+    # The format example every prompt shows, from the usual output's shape (``programs.example_answer``,
+    # or ``example_calls`` for several calls; set by the calls stage): one for every instance, so that
+    # it says nothing of any instance's outputs. Empty: chosen by each output's shape.
     example: str = ""
     # Outputs balanced over classes: {"classes": [usual outputs], "other": whether any other output
     # is a class of its own}; each call's class is drawn uniformly (``stages/calls.py``).
@@ -425,10 +426,9 @@ def _prompt(state):
         calls = "\\n".join(f"{number}. `{call}`" for number, call in enumerate(state["input"].split("\\n"), 1))
         example = _EXAMPLE or _programs.example_calls(state["outputs"][0])
         task = _CALLS_TASK.format(count=state["calls"], calls=calls, digits=_programs.FLOAT_DIGITS)
-        return (f"Here is a Python function, given by its signature and description:\\n\\n```python\\n{_STATEMENT}\\n```"
-                f"\\n\\n{task}\\n" + answer_instruction(example))
-    example = _EXAMPLE or _programs.example_answer(state["output"])
-    task = _TASK.format(call=state["input"], digits=_programs.FLOAT_DIGITS)
+    else:
+        example = _EXAMPLE or _programs.example_answer(state["output"])
+        task = _TASK.format(call=state["input"], digits=_programs.FLOAT_DIGITS)
     return (f"Here is a Python function, given by its signature and description:\\n\\n```python\\n{_STATEMENT}\\n```"
             f"\\n\\n{task}\\n" + answer_instruction(example))
 

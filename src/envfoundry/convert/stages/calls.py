@@ -99,12 +99,12 @@ def run(env: Any, found: Scale, may_balance: bool = True) -> tuple[StageReport, 
         counts = Counter(outputs)
         figures: dict[str, Any] = {"distinct_outputs": len(counts), "most_common_share": counts.most_common(1)[0][1]
                                    / len(outputs), "draws": len(outputs)}  # fmt: skip
-        if choose(outputs) != 1 and may_balance and found.balance is None and (table := balance(outputs)) is not None:
+        calls = choose(outputs)
+        if calls != 1 and may_balance and found.balance is None and (table := balance(outputs)) is not None:
             figures["balance"] = table
             chosen["scale"] = dataclasses.replace(found, balance=table)
             return StageReport(NAME, True, f"outputs balanced over {len(table['classes']) + table['other']} classes: "
                                f"the most common was {figures['most_common_share']:.0%} of single calls", figures)  # fmt: skip
-        calls = choose(outputs)
         shape = counts.most_common(1)[0][0]  # the format example takes the usual output's shape
         figures["calls"] = calls or 1
         if calls is None:  # left to the rule, which rejects it: no example to avoid (it could be the one answer)

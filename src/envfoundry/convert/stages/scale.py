@@ -69,15 +69,16 @@ class _Probe:
             "reference": max(len(r.reference) for r in results),
             "lines": max(r.state.get("lines", 0) for r in results),
         }
-        budgets = {"prompt": PROMPT_BUDGET, "reference": REFERENCE_BUDGET, "lines": LINE_BUDGET}
-        for key, budget in budgets.items():
+        budgets = {"prompt": (PROMPT_BUDGET, "a prompt of {} characters"),
+                   "reference": (REFERENCE_BUDGET, "a reference of {} characters"),
+                   "lines": (LINE_BUDGET, "a reference run of {} lines")}  # fmt: skip
+        for key, (budget, what) in budgets.items():
             if worst[key] > budget:
-                what = {"prompt": "a prompt of {} characters", "reference": "a reference of {} characters",
-                        "lines": "a reference run of {} lines"}[key].format(worst[key])  # fmt: skip
-                return False, f"{what} (budget {budget})"
-        times = self.env.time_samples(list(SEEDS[:TIMED]), params={**params, "tests": 0, "calls": self.calls})
-        if statistics.median(times) > TIME_BUDGET_S:
-            return False, f"a sampling time of {statistics.median(times) * 1000:.0f} ms (budget {TIME_BUDGET_S * 1000:.0f})"
+                return False, f"{what.format(worst[key])} (budget {budget})"
+        seconds = statistics.median(self.env.time_samples(list(SEEDS[:TIMED]), params={**params, "tests": 0,
+                                                                                         "calls": self.calls}))  # fmt: skip
+        if seconds > TIME_BUDGET_S:
+            return False, f"a sampling time of {seconds * 1000:.0f} ms (budget {TIME_BUDGET_S * 1000:.0f})"
         return True, ""
 
 
