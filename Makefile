@@ -9,7 +9,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: train tour test bench bench-learning sandbox-deps clean
+.PHONY: train tour test bench bench-learning sandbox-deps report-deps clean
 
 # llama-cpp-python (the dev extra's real OpenAI-compatible server) compiles llama.cpp; built for the
 # host CPU (GGML_NATIVE, its default) it crashed with a general protection fault in libggml-cpu on
@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH),$(BIN)/python -m pip install --quiet '$(TORCH)')
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps '$(LLAMA_CPP)'
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,report]'
 	touch $@
 
 # The sandbox isolates untrusted environments with bubblewrap; as root on Debian/Ubuntu we install
@@ -37,6 +37,19 @@ sandbox-deps:
 	    echo "warning: bubblewrap (bwrap) is not installed: the sandbox will refuse untrusted code until you install it (apt-get install bubblewrap) or opt into weaker isolation (ENVFOUNDRY_SANDBOX=process)"; \
 	  fi; }
 
+# The report's browser test opens the HTML in headless Chromium through Playwright, which drives the
+# system's browser (never `playwright install`: no browser download); as root on Debian/Ubuntu we
+# install it, elsewhere we say how (without it that one test is skipped).
+report-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the report's browser test"; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; \
+	  else \
+	    echo "warning: chromium is not installed: the report's headless-browser test will be skipped (apt-get install chromium)"; \
+	  fi; }
+
 # The main job: format warm-up, then GRPO (SCALER), on four easy environments where the warmed-up
 # 135M model is neither at 0% nor at 100%; held-out pass rates for the base model, after the
 # warm-up and after GRPO (about 15 minutes on 2 CPU cores).
@@ -49,7 +62,7 @@ train: $(BIN)/.installed sandbox-deps
 tour: $(BIN)/.installed sandbox-deps
 	$(BIN)/envfoundry tour --out benchmarks/results/tour.json
 
-test: $(BIN)/.installed sandbox-deps
+test: $(BIN)/.installed sandbox-deps report-deps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q

@@ -1,8 +1,15 @@
-"""Shared fixtures: small environments written for the tests, sound and unsound."""
+"""Shared fixtures: small environments written for the tests, sound and unsound; a chat-model
+double; a real OpenAI-compatible server (llama.cpp's) for integration tests."""
 
 from __future__ import annotations
 
+import json
 import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -61,3 +68,44 @@ class ScriptedChat(ChatModel):
 @pytest.fixture
 def scripted_chat() -> type[ScriptedChat]:
     return ScriptedChat
+
+
+LLAMA_SERVER_MODEL = "smollm2"  # the model id the `llama_server` fixture serves the embedded GGUF under
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """The base URL (``http://127.0.0.1:PORT/v1``) of llama.cpp's OpenAI-compatible server
+    (llama-cpp-python) serving the embedded SmolLM2 GGUF as ``smollm2``, for one test module."""
+    pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server] (the dev extra installs it)")
+    from envfoundry.llm.embedded import locate_gguf
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(locate_gguf()), "--model_alias", LLAMA_SERVER_MODEL,
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--verbose", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
+                    if LLAMA_SERVER_MODEL in json.dumps(json.load(reply)):
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("llama.cpp's server did not come up")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -73,6 +73,16 @@ def test_seed_environments_keep_their_share_of_the_active_set():
         assert sum(n in seeds for n in c.active) >= 1
 
 
+@pytest.mark.parametrize("n_groups", [1, 2, 3, 5, 7])
+def test_seed_environments_get_their_share_of_every_batch(n_groups):
+    # One seed among six active environments: spread evenly it would miss most small batches.
+    c = Curriculum(envs(), group_size=4, active_size=6, seed_envs=["sudoku"], min_seed_share=0.2, seed=1)
+    for _ in range(5):
+        batch, _ = run_step(c, n_groups, lambda r: [0.0, 1.0, 0.0, 1.0])
+        assert sum(request.env == "sudoku" for request in batch) >= -(-n_groups // 5)  # ceil(0.2 n)
+        assert len({request.env for request in batch}) == min(n_groups, 6)  # the rest still spread out
+
+
 def test_resume_gives_the_same_next_batch(tmp_path):
     def reward(r):
         return [1.0, 0.0] * 2 if r.instance.seed % 2 else [1.0] * 4

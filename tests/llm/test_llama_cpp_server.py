@@ -4,60 +4,21 @@ SmolLM2 GGUF on 127.0.0.1, and the model stages of validation driven through it.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from envfoundry.cli.main import main
 from envfoundry.llm import OpenAIChat
-from envfoundry.llm.embedded import locate_gguf
 
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server] (the dev extra installs it)")
 
 CORPUS = Path(__file__).parents[1] / "synth" / "corpus"
-MODEL = "smollm2"
+MODEL = "smollm2"  # the alias the `llama_server` fixture (tests/conftest.py) serves the GGUF under
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(locate_gguf()), "--model_alias", MODEL,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--verbose", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
-                    if MODEL in json.dumps(json.load(reply)):
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("llama.cpp's server did not come up")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def test_chat_and_batches_against_llama_cpp(server):
-    model = OpenAIChat(server, MODEL, concurrency=2, api_key="not-needed")
+def test_chat_and_batches_against_llama_cpp(llama_server):
+    model = OpenAIChat(llama_server, MODEL, concurrency=2, api_key="not-needed")
     reply = model.chat([{"role": "user", "content": "What is 2 + 2? Answer with a number."}], max_tokens=16,
                        temperature=0.0)  # fmt: skip
     assert reply.text.strip() and reply.prompt_tokens > 5 and 0 < reply.completion_tokens <= 16
@@ -67,9 +28,9 @@ def test_chat_and_batches_against_llama_cpp(server):
     assert model.usage.requests == 4 and model.usage.completion_tokens > 0
 
 
-def test_check_runs_review_and_calibration_through_the_server(server, capsys):
+def test_check_runs_review_and_calibration_through_the_server(llama_server, capsys):
     sound = sorted(p for p in CORPUS.glob("admitted_*.py"))[0]
-    code = main(["check", str(sound), "--llm", server, "--model", MODEL, "--max-tokens", "48", "--json"])
+    code = main(["check", str(sound), "--llm", llama_server, "--model", MODEL, "--max-tokens", "48", "--json"])
     report = json.loads(capsys.readouterr().out)
     stages = {s["name"]: s for s in report["stages"]}
     assert stages["review"]["skipped"] is False and len(stages["review"]["verdicts"]) == 3

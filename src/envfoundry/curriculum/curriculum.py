@@ -10,7 +10,9 @@ gives the same next batch as the run that wrote it.
 Active-set rules (RLVE-style curation): at most ``active_size`` environments are active; one is
 swapped out after ``patience`` straight steps at zero accuracy, ``patience`` straight steps at the
 top level, or a non-positive difficulty slope over at least ``slope_window`` steps of its history;
-seed environments keep at least ``min_seed_share`` of the active set; entrants unlike the active
+seed environments keep at least ``min_seed_share`` of the active set, and of every batch (EvoEnv's
+pool rotation: at least that share of each batch's groups come from active seed environments, so
+synthesized environments never crowd the hand-checked ones out of a step); entrants unlike the active
 ones are preferred: with a ``similarity(a, b)`` function (``diversity.EmbeddingSimilarity``) the
 entrant whose nearest active environment is farthest, otherwise the one whose family, then kind, is
 rarest among the active ones. At the end of every step, an environment that is neither active nor
@@ -21,6 +23,7 @@ its workers); it starts again on its next use.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import statistics
@@ -182,8 +185,14 @@ class Curriculum:
         per_env: dict[str, int] = {}
         order = list(self.active)
         self.rng.shuffle(order)
-        for index in range(n_groups):
-            name = order[index % len(order)]
+        # Pool rotation: the first ceil(share * n) groups go to active seed environments, the rest
+        # spread over the active set, those not picked yet first.
+        seeds = [name for name in order if name in self.seed_envs]
+        wanted = min(n_groups, math.ceil(round(self.min_seed_share * n_groups, 9))) if seeds else 0
+        picks = [seeds[index % len(seeds)] for index in range(wanted)]
+        rest = [name for name in order if name not in picks] + [name for name in order if name in picks]
+        picks += [rest[index % len(rest)] for index in range(n_groups - wanted)]
+        for name in picks:
             per_env[name] = per_env.get(name, 0) + 1
         requests = []
         for name, count in per_env.items():

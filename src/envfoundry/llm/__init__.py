@@ -21,6 +21,7 @@ from envfoundry.llm.embedded import (
 )
 from envfoundry.llm.extract import extract_code
 from envfoundry.llm.openai_compat import OpenAIChat
+from envfoundry.llm.replay import ReplayChat
 
 __all__ = [
     "ChatModel",
@@ -30,6 +31,7 @@ __all__ = [
     "LLMError",
     "Message",
     "OpenAIChat",
+    "ReplayChat",
     "Usage",
     "cache_root",
     "embedded_model_dir",
@@ -41,7 +43,8 @@ __all__ = [
 
 
 def make_chat_model(spec: str | None, model: str | None = None, **kwargs: Any) -> ChatModel:
-    """A chat model from a short spec: None or "embedded" for SmolLM2, an http(s):// base URL for a server.
+    """A chat model from a short spec: None or "embedded" for SmolLM2, an http(s):// base URL for a server,
+    ``replay:FILE`` for fixed replies (``llm.replay``).
 
     `model` is the server's model id (required for a URL); for "embedded" it may name a local checkpoint directory.
     Other keyword arguments go to the backend's constructor.
@@ -54,10 +57,12 @@ def make_chat_model(spec: str | None, model: str | None = None, **kwargs: Any) -
                 )
             kwargs.setdefault("model_dir", model)
         return EmbeddedChat(**kwargs)
+    if spec.startswith("replay:"):
+        return ReplayChat(spec[len("replay:") :])
     if spec.lower().startswith(("http://", "https://")):
         if not model:
             raise InvalidInputError(
                 f"A model name is required for the endpoint {spec} (pass model=..., the server's model id)."
             )
         return OpenAIChat(spec, model, **kwargs)
-    raise InvalidInputError(f"Unknown chat model spec {spec!r}; use 'embedded' or an http(s):// base URL.")
+    raise InvalidInputError(f"Unknown chat model spec {spec!r}; use 'embedded', an http(s):// base URL or replay:FILE.")

@@ -94,10 +94,12 @@ def synthesize(
     context_options: dict[str, Any] | None = None,
     examples: int = 1,
     example_chars: int = 6_000,
+    run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``rounds`` rounds of ``candidates`` proposals; returns the run's funnel and summary.
 
     ``examples`` seed environments of at most ``example_chars`` characters go into each prompt.
+    ``run_info`` is recorded with the run's configuration (a caller's label, e.g. the evolve stage).
     """
     if rounds < 1 or candidates < 1:
         raise InvalidInputError("rounds and candidates must be at least 1")
@@ -106,7 +108,8 @@ def synthesize(
     context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive),
                       **(context_options or {}))  # fmt: skip
     config = {"rounds": rounds, "candidates": candidates, "seed": seed, "generator": proposer.generator_name,
-              "solver": getattr(solver, "name", None), "max_tokens": max_tokens, "repair": repair}  # fmt: skip
+              "solver": getattr(solver, "name", None), "max_tokens": max_tokens, "repair": repair,
+              **(run_info or {})}  # fmt: skip
     run_id = archive.start_run(config)
     outcomes: Counter[str] = Counter()
     bar = tqdm(total=rounds * candidates, desc="synthesis", unit="candidate", disable=not progress)
@@ -142,16 +145,23 @@ def _outcome(result: Validation) -> str:
     return "admitted" if result.admitted else f"rejected at {result.failed.name if result.failed else '?'}"
 
 
+def judge_reply(text: str | None, lineage: dict[str, Any], context: Context, archive: Any, run_id: str | None,
+                failure: str = "") -> Validation:  # fmt: skip
+    """Validate the module a generator's reply holds and record the outcome; a reply with no module
+    (or a failed call, ``failure`` saying why) is recorded as rejected at the ``extract`` step."""
+    code = extract_code(text) if text else None
+    if code is None:
+        why = failure or "no Python module found in the reply"
+        result = Validation(Candidate(text or "", lineage=lineage),
+                            [StageReport(EXTRACT, False, why, {"reply": (text or "")[-500:]})])  # fmt: skip
+        _store(archive, result, run_id)
+        return result
+    return check_candidate(Candidate(code, lineage=lineage), context, archive, run_id)
+
+
 def _generate_and_check(generator, proposals: list[Proposal], context, archive, run_id, max_tokens, temperature):
     replies = generator.chat_many([p.messages for p in proposals], max_tokens=max_tokens, temperature=temperature)
     for proposal, reply in zip(proposals, replies, strict=True):
         text = getattr(reply, "text", None)
-        code = extract_code(text) if text else None
-        if code is None:
-            why = f"the model call failed: {reply}" if text is None else "no Python module found in the reply"
-            candidate = Candidate(text or "", lineage=proposal.lineage)
-            result = Validation(candidate, [StageReport(EXTRACT, False, why, {"reply": (text or "")[-500:]})])
-            _store(archive, result, run_id)
-        else:
-            result = check_candidate(Candidate(code, lineage=proposal.lineage), context, archive, run_id)
-        yield proposal, result
+        failure = f"the model call failed: {reply}" if text is None else ""
+        yield proposal, judge_reply(text, proposal.lineage, context, archive, run_id, failure)

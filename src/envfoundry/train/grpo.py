@@ -27,7 +27,7 @@ from envfoundry.curriculum import Curriculum
 SYSTEM_PROMPT = "Solve the task. Give the final answer inside <answer></answer>."
 
 
-def _completion_text(completion: Any) -> str:
+def completion_text(completion: Any) -> str:
     if isinstance(completion, str):
         return completion
     if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
@@ -81,7 +81,7 @@ class CurriculumReward:
         verdicts: list[Any] = [None] * len(completions)
         for name, indices in by_env.items():
             scored = self.curriculum.envs[name].score_many([Instance.from_json(instance[i]) for i in indices],
-                                                           [_completion_text(completions[i]) for i in indices])  # fmt: skip
+                                                           [completion_text(completions[i]) for i in indices])  # fmt: skip
             for i, verdict in zip(indices, scored, strict=True):
                 verdicts[i] = verdict
         rewards = []
