@@ -140,11 +140,11 @@ def test_stages_admit_reject_train_on_the_archive_and_evaluate(tmp_path, scripte
 def test_the_policy_is_trained_as_the_generator_with_grpo(tmp_path):
     out = tmp_path / "run"
     config = EvolveConfig(**{**TINY, "proposals": 2}, stages=1, generator="policy", generator_group_size=2,
-                          generator_max_tokens=24, out=str(out))  # fmt: skip
+                          generator_max_tokens=8, out=str(out))  # fmt: skip
     state = evolve(config, progress=False)
     generator = state["stages"][0]["generator"]
     assert generator["trained"] and generator["proposals"] == 2
-    assert all(0.0 <= reward <= 0.2 for reward in generator["rewards"])  # 24 tokens admit nothing
+    assert all(0.0 <= reward <= 0.2 for reward in generator["rewards"])  # 8 tokens admit nothing
     assert (out / "stage-1" / "generator" / "final" / "config.json").is_file()
     with Archive(out / "archive") as archive:
         candidates = archive.candidates()
@@ -189,10 +189,10 @@ def test_a_run_killed_mid_synthesis_and_mid_training_resumes_to_the_same_end(tmp
     replies.write_text(json.dumps([{"replies": [fenced(LENIENT)]}]))
     out = tmp_path / "run"
     command = [sys.executable, "-m", "envfoundry", "evolve", "--out", str(out), "--stages", "1",
-               "--generator", f"replay:{replies}", "--proposals", "6", "--steps", "3", "--save-steps", "1",
+               "--generator", f"replay:{replies}", "--proposals", "5", "--steps", "2", "--save-steps", "1",
                "--group-size", "2", "--groups", "1", "--max-completion-length", "8", "--envs", "edit_distance",
                "--eval-seeds", "1", "--eval-levels", "0"]  # fmt: skip
-    _run_until(command, lambda: 1 <= _candidates(out) < 6)
+    _run_until(command, lambda: 1 <= _candidates(out) < 5)
     # Killed mid-synthesis: the starting policy's evaluation is recorded, no phase of stage 1 is.
     state = json.loads((out / "evolve.json").read_text())
     assert state["eval"] == ["eval/stage-0.json"] and state["stages"] == []
@@ -209,11 +209,11 @@ def test_a_run_killed_mid_synthesis_and_mid_training_resumes_to_the_same_end(tmp
     # before the kill stand.
     with Archive(out / "archive") as archive:
         proposed = [c for c in archive.candidates() if c.lineage["mode"] != "repair"]
-        assert len(proposed) == 6 and len(archive.candidates()) > killed_at and archive.check()["ok"]
-    assert state["stages"][0]["synthesis"]["outcomes"]["rejected at execution"] == 6
+        assert len(proposed) == 5 and len(archive.candidates()) > killed_at and archive.check()["ok"]
+    assert state["stages"][0]["synthesis"]["outcomes"]["rejected at execution"] == 5
     # Training went on from its checkpoint to the last step.
-    trainer = json.loads((out / "stage-1" / "train" / "checkpoint-3" / "trainer_state.json").read_text())
-    assert trainer["global_step"] == 3
+    trainer = json.loads((out / "stage-1" / "train" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert trainer["global_step"] == 2
     assert "proposed" in done.stdout and "admitted nothing" in done.stdout
 
 

@@ -121,3 +121,19 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     assert "evaluation levels must be in [0, 1]" in capsys.readouterr().err
     assert main(["train", "--envs", "countdown", "--eval-envs", "sudokuu", "--eval-seeds", "1"]) == 2
     assert "unknown environment 'sudokuu'" in capsys.readouterr().err
+
+
+def test_resuming_skips_a_checkpoint_killed_before_the_curriculum_was_saved(tmp_path):
+    from envfoundry.train.run import last_checkpoint
+
+    assert last_checkpoint(tmp_path) is None
+    for step, files in ((1, ("trainer_state.json", "curriculum.json")), (2, ("trainer_state.json",)),
+                        (10, ("trainer_state.json", "curriculum.json")), (11, ("curriculum.json",))):  # fmt: skip
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        for name in files:
+            (tmp_path / f"checkpoint-{step}" / name).write_text("{}")
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # 11 and 2 are incomplete; 10 > 2 as numbers
+    assert last_checkpoint(tmp_path, needs=("trainer_state.json",)) == str(tmp_path / "checkpoint-10")
+    (tmp_path / "checkpoint-12").mkdir()
+    (tmp_path / "checkpoint-12" / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(tmp_path, needs=("trainer_state.json",)) == str(tmp_path / "checkpoint-12")

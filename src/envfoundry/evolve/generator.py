@@ -137,14 +137,13 @@ def train_generator(model_spec: str, archive: Any, solver: Any, out: Path, *, st
                     example_chars: int, resume: bool) -> dict[str, Any]:  # fmt: skip
     """GRPO on the generator role: ``steps`` steps of ``group_size`` modules for one proposal each;
     the trained policy is saved to ``out/final``. Returns the stage's generator summary."""
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOConfig, GRPOTrainer
 
     from envfoundry.train.device import use_bf16, use_cuda
-    from envfoundry.train.run import load_model
+    from envfoundry.train.run import last_checkpoint, load_model
 
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = get_last_checkpoint(str(out)) if resume else None
+    checkpoint = last_checkpoint(out, needs=("trainer_state.json",)) if resume else None
     run_id = archive.start_run({"rounds": steps, "candidates": group_size, "seed": seed, "generator": model_spec,
                                 "solver": getattr(solver, "name", None), "max_tokens": max_tokens, "repair": False,
                                 "mode": "grpo", **run_info})  # fmt: skip

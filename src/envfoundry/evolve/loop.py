@@ -41,7 +41,7 @@ from envfoundry.evaluate import run_eval
 from envfoundry.evolve import generator as gen
 from envfoundry.llm import ChatModel, make_chat_model
 from envfoundry.synth.synthesize import synthesize
-from envfoundry.train.run import EVAL_LEVELS, TrainConfig, option, train
+from envfoundry.train.run import EVAL_LEVELS, TrainConfig, last_checkpoint, option, train
 
 STATE = "evolve.json"
 PHASES = ("synthesis", "train", "eval")
@@ -345,9 +345,7 @@ def _train(config: EvolveConfig, state: dict[str, Any], entry: dict[str, Any], o
         entry["seconds"]["train"] = 0.0
         return
     where = out / relative
-    from transformers.trainer_utils import get_last_checkpoint
-
-    resume = where.is_dir() and get_last_checkpoint(str(where)) is not None
+    resume = last_checkpoint(where) is not None  # else the phase starts over
     summary = train(config.train_config(where, state["policy"], resume=resume, archived=bool(archive.names())))
     state["policy"] = str(where / "final")
     entry["train"] = relative

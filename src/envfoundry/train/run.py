@@ -182,13 +182,23 @@ class TrainConfig:
                             max_level=self.warmup_max_level, seed=self.seed)  # fmt: skip
 
 
+def last_checkpoint(out: str | Path, needs: Sequence[str] = ("trainer_state.json", "curriculum.json")) -> str | None:
+    """The newest complete ``checkpoint-N`` in ``out``, one that holds every file in ``needs``: by
+    default TRL's state (written last) and the curriculum's (a kill between the two leaves the newest
+    one without the curriculum; the one before stands)."""
+    found = []
+    for path in Path(out).glob("checkpoint-*"):
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit() and all((path / name).is_file() for name in needs):
+            found.append((int(step), path))
+    return str(max(found)[1]) if found else None
+
+
 def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
     """Train with ``config`` (or ``TrainConfig(**options)``) and return the summary written to ``eval.json``."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     config = config or TrainConfig(**options)
     out = Path(config.out)
-    checkpoint = get_last_checkpoint(str(out)) if config.resume and out.is_dir() else None
+    checkpoint = last_checkpoint(out) if config.resume else None
     if config.resume and checkpoint is None:
         raise InvalidInputError(f"nothing to resume: no checkpoint-N folder in '{out}'")
     with build_pool(config.envs) as pool:
