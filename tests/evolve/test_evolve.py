@@ -129,6 +129,7 @@ def test_stages_admit_reject_train_on_the_archive_and_evaluate(tmp_path, scripte
     assert first["pool"]["origins"].get("archive") == second["pool"]["origins"].get("archive") == 1
     for stage in (1, 2):
         assert (out / f"stage-{stage}" / "train" / "final" / "config.json").is_file()
+        assert not list((out / f"stage-{stage}" / "train").glob("checkpoint-*"))  # the phase is done
     # Evaluation before and after every stage, of the trained checkpoints, on the held-out suite.
     assert state["eval"] == ["eval/stage-0.json", "eval/stage-1.json", "eval/stage-2.json"]
     evals = [json.loads((out / path).read_text()) for path in state["eval"]]
@@ -211,9 +212,11 @@ def test_a_run_killed_mid_synthesis_and_mid_training_resumes_to_the_same_end(tmp
         proposed = [c for c in archive.candidates() if c.lineage["mode"] != "repair"]
         assert len(proposed) == 5 and len(archive.candidates()) > killed_at and archive.check()["ok"]
     assert state["stages"][0]["synthesis"]["outcomes"]["rejected at execution"] == 5
-    # Training went on from its checkpoint to the last step.
-    trainer = json.loads((out / "stage-1" / "train" / "checkpoint-2" / "trainer_state.json").read_text())
-    assert trainer["global_step"] == 2
+    # Training went on from its checkpoint to the last step; the finished phase's checkpoints are gone.
+    log = [json.loads(line) for line in (out / "stage-1" / "train" / "train_log.jsonl").read_text().splitlines()]
+    assert max(entry["step"] for entry in log) == 2
+    assert (out / "stage-1" / "train" / "final" / "config.json").is_file()
+    assert not list((out / "stage-1" / "train").glob("checkpoint-*"))
     assert "proposed" in done.stdout and "admitted nothing" in done.stdout
 
 

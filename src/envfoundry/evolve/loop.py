@@ -16,7 +16,8 @@ The run directory (``--out``)::
     evolve.json            config, progress and one summary per stage (rewritten atomically)
     archive/               the run's archive: every candidate with its stage reports and lineage
     stage-N/generator/     the policy after GRPO on the generator role (``--generator policy``)
-    stage-N/train/         a ``train`` run directory (checkpoints, curriculum.jsonl, final/)
+    stage-N/train/         a ``train`` run directory (curriculum.jsonl, final/; its checkpoints
+                           are removed once the phase is recorded: nothing resumes into it then)
     eval/stage-N.json      ``envfoundry eval`` results after stage N (stage-0: before)
 
 Resumable (``--resume``) after a kill at any point: every finished phase is recorded in
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -202,11 +204,13 @@ def evolve(config: EvolveConfig | None = None, *, generator: ChatModel | None = 
                 bar.set_postfix_str(f"stage {stage}: synthesis")
                 _synthesis(config, state, entry, out, archive, generator, solver)
                 _finish(out, state, entry, "synthesis")
+                _drop_checkpoints(out / f"stage-{stage}" / "generator")
                 bar.update()
             if "train" not in entry["done"]:
                 bar.set_postfix_str(f"stage {stage}: training")
                 _train(config, state, entry, out, archive)
                 _finish(out, state, entry, "train")
+                _drop_checkpoints(out / f"stage-{stage}" / "train")
                 bar.update()
             if "eval" not in entry["done"]:
                 bar.set_postfix_str(f"stage {stage}: evaluation")
@@ -221,6 +225,13 @@ def evolve(config: EvolveConfig | None = None, *, generator: ChatModel | None = 
 
 def _done(entry: dict[str, Any]) -> list[str]:
     return entry.get("done", [])
+
+
+def _drop_checkpoints(where: Path) -> None:
+    """A finished phase's resumption checkpoints (model and optimizer state, about 1.6 GB each for
+    the 135M model): its ``final/`` and ``evolve.json`` are all the next phases read."""
+    for checkpoint in where.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)
 
 
 def _stage_entry(state: dict[str, Any], stage: int) -> dict[str, Any]:
