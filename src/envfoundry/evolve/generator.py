@@ -110,25 +110,19 @@ def proposal_rows(root: str, proposer: Proposer, rng: random.Random) -> Iterator
 
 class GeneratorReward:
     """``reward(prompts, completions, lineage, **kwargs)``: each completion's module is validated
-    and archived (``judge_reply``), and earns ``generator_reward``; ``rows`` keeps every outcome."""
+    and archived (``judge_reply``), and earns ``generator_reward``."""
 
     __name__ = "evoenv_generator_reward"
 
     def __init__(self, context: Context, archive: Any, run_id: str) -> None:
         self.context, self.archive, self.run_id = context, archive, run_id
-        self.rows: list[dict[str, Any]] = []
 
     def __call__(self, prompts: list[Any], completions: list[Any], lineage: list[str], **kwargs: Any) -> list[float]:
         rewards = []
         for completion, labels in zip(completions, lineage, strict=True):
             labels = json.loads(labels)
             result = judge_reply(completion_text(completion), labels, self.context, self.archive, self.run_id)
-            reports = [report.to_dict() for report in result.reports]
-            reward = generator_reward(reports, result.admitted)
-            failed = result.failed
-            self.rows.append({"mode": labels.get("mode", "?"), "admitted": result.admitted,
-                              "failed_stage": failed.name if failed else None, "reward": round(reward, 4)})  # fmt: skip
-            rewards.append(reward)
+            rewards.append(generator_reward([report.to_dict() for report in result.reports], result.admitted))
         return rewards
 
 
@@ -170,7 +164,8 @@ def train_generator(model_spec: str, archive: Any, solver: Any, out: Path, *, st
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     finally:
-        archive.finish_run(run_id, {"outcomes": _outcomes(reward.rows), "funnel": archive.funnel(run_id)})
+        archive.finish_run(run_id, {"outcomes": outcomes(archive.candidates(run_id=run_id)),
+                                    "funnel": archive.funnel(run_id)})  # fmt: skip
     trainer.save_model(str(out / "final"))
     tokenizer.save_pretrained(str(out / "final"))
     # A resumed run's rows before the kill are in the archive, not in ``reward.rows``: read them all back.
@@ -180,12 +175,15 @@ def train_generator(model_spec: str, archive: Any, solver: Any, out: Path, *, st
     return summary
 
 
-def _outcomes(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    outcomes: dict[str, int] = {}
-    for row in rows:
-        key = "admitted" if row["admitted"] else f"rejected at {row['failed_stage'] or '?'}"
-        outcomes[key] = outcomes.get(key, 0) + 1
-    return outcomes
+def outcomes(records: Sequence[Any]) -> dict[str, int]:
+    """Archived candidates counted by outcome, labelled as ``synthesize`` labels them ("admitted",
+    "rejected at STAGE", with "repair:" in front for repair attempts)."""
+    counts: dict[str, int] = {}
+    for record in records:
+        key = ("repair:" if (record.lineage or {}).get("mode") == "repair" else "") + (
+            "admitted" if record.admitted else f"rejected at {record.failed_stage or '?'}")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def stage_records(archive: Any, run_info: dict[str, Any]) -> list[Any]:

@@ -304,7 +304,7 @@ def _synthesis(config: EvolveConfig, state: dict[str, Any], entry: dict[str, Any
         summary = {**gen.summarise(gen.record_rewards(gen.stage_records(archive, label))), "trained": False}
     records = gen.stage_records(archive, label)
     entry["synthesis"] = {"run_ids": sorted({record.run_id for record in records if record.run_id}),
-                          "outcomes": _outcomes(records), "funnel": _funnel(archive, records)}  # fmt: skip
+                          "outcomes": gen.outcomes(records), "funnel": _funnel(archive, records)}  # fmt: skip
     entry["generator"] = {key: value for key, value in summary.items() if key != "log"}
     entry["archive_size"] = len(archive.names())
     entry["seconds"]["synthesis"] = round(time.perf_counter() - started, 1)
@@ -316,15 +316,6 @@ def _spec(spec: str) -> str | None:
 
 def _generator_name(config: EvolveConfig) -> str | None:
     return config.generator if Path(config.generator).is_dir() else config.generator_model
-
-
-def _outcomes(records: list[Any]) -> dict[str, int]:
-    outcomes: dict[str, int] = {}
-    for record in records:
-        key = ("repair:" if record.lineage.get("mode") == "repair" else "") + (
-            "admitted" if record.admitted else f"rejected at {record.failed_stage or '?'}")
-        outcomes[key] = outcomes.get(key, 0) + 1
-    return outcomes
 
 
 def _funnel(archive: Archive, records: list[Any]) -> dict[str, Any]:
