@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH),$(BIN)/python -m pip install --quiet '$(TORCH)')
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps '$(LLAMA_CPP)'
-	$(BIN)/python -m pip install --quiet -e '.[dev,train,report]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,report,serve,verl,ray]'
 	touch $@
 
 # The sandbox isolates untrusted environments with bubblewrap; as root on Debian/Ubuntu we install

@@ -1,8 +1,11 @@
 """Shared fixtures: small environments written for the tests, sound and unsound; a chat-model
-double; a real OpenAI-compatible server (llama.cpp's) for integration tests."""
+double; a real OpenAI-compatible server (llama.cpp's) for integration tests; one real ``envfoundry
+train`` run that the training and report tests share (training is the suite's costliest step)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import random
 import socket
@@ -10,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +114,32 @@ def llama_server():
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """A finished ``envfoundry train`` run: its directory, what it printed, and the options that
+    made it (less ``--steps``), for a test that resumes a copy of it."""
+
+    out: Path
+    printed: str
+    options: tuple[str, ...]
+
+
+@pytest.fixture(scope="session")
+def cli_train_run(tmp_path_factory) -> TrainRun:
+    """``envfoundry train`` on the embedded model: a one-step format warm-up, one GRPO step (two
+    groups of two), a checkpoint, held-out evaluation at two levels (base model, after the warm-up,
+    after GRPO) and TensorBoard logs. Tests read it; one that resumes it works on a copy."""
+    pytest.importorskip("torch", reason="training needs the train extra (pip install -e '.[train]')")
+    from envfoundry.cli.main import main
+
+    out = tmp_path_factory.mktemp("train-cli") / "run"
+    options = ("--envs", "planted_subset_sum,countdown", "--max-completion-length", "8", "--save-steps", "1",
+               "--group-size", "2", "--groups", "2")  # fmt: skip
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", *options, "--out", str(out), "--steps", "1", "--eval-seeds", "2",
+                     "--eval-levels", "0,0.5", "--report-to", "tensorboard", "--warmup-steps", "1"])  # fmt: skip
+    assert code == 0, printed.getvalue()[-2000:]
+    return TrainRun(out, printed.getvalue(), options)

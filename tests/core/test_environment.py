@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from envfoundry import Environment, Instance, IntParam, Score
+from envfoundry import Environment, Instance, IntParam, Score, Verdict
 from envfoundry.core import contract_errors
 
 
@@ -121,6 +121,49 @@ def test_overlong_answers_are_rejected_unread():
     env = Misbehaving()
     verdict = env.score(env.sample(0), "<answer>" + "true" * 100_000 + "</answer>")
     assert verdict.reward == 0.0 and "longer than" in verdict.reason
+
+
+class Classifying(Misbehaving):
+    """Gives its own failure classes, well formed and not."""
+
+    name = "classifying"
+
+    def verify(self, state, answer):
+        return {"own": Score(0.0, "fell", failure="fell_in"), "bad": Score(0.25, "x", failure="Not A Class"),
+                "legacy": Score(0.0, "old", {"failure": "parse_error"}), "right": Score(1.0, failure="fell_in"),
+                }.get(answer) or super().verify(state, answer)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("response", "failure"),
+    [
+        ("no answer block at all", "unparseable"),
+        ("<answer>" + "x" * 200_001 + "</answer>", "unparseable"),
+        ("<answer>false</answer>", "wrong"),
+        ("<answer>half</answer>", "wrong"),  # partial credit is still a failure to be fully right
+        ("<answer>raise</answer>", "verifier_error"),
+        ("<answer>nan</answer>", "verifier_error"),
+        ("<answer>own</answer>", "fell_in"),
+        ("<answer>bad</answer>", "wrong"),  # not a lowercase identifier: the default class
+        ("<answer>legacy</answer>", "unparseable"),  # metadata["failure"], as environments wrote it before
+        ("<answer>right</answer>", None),
+        ("<answer>true</answer>", None),
+    ],
+)
+def test_every_verdict_carries_a_failure_class(response, failure):
+    env = Classifying()
+    verdict = env.score(env.sample(0), response)
+    assert verdict.failure == failure
+    assert verdict.to_dict()["failure"] == failure
+    if failure == "fell_in":  # kept in the metadata too, which a sandbox worker sends back
+        assert verdict.metadata["failure"] == "fell_in"
+
+
+def test_a_verdict_made_without_a_class_derives_one():
+    assert Verdict(0.0, False, False, None, "no block").failure == "unparseable"
+    assert Verdict(0.0, False, True, "7", "incorrect").failure == "wrong"
+    assert Verdict(0.0, False, True, "7", "x", {"failure": "hole_collision"}).failure == "hole_collision"
+    assert Verdict(1.0, True, True, "7", "correct", failure="wrong").failure is None
 
 
 def test_contract_errors_name_each_problem():

@@ -201,7 +201,7 @@ def test_timeouts_long_sequences_and_agents_short_of_their_goal():
     assert long.reward == 0.5 and long.metadata["failure"] == "timeout"
     assert "more than the horizon" in long.reason
     short = verdict(state, "1: RR\n2: RRR")
-    assert short.reward == 0.5 and short.metadata["agents"]["1"] == "timeout"
+    assert short.reward == 0.5 and short.metadata["agents"]["1"] == "wrong_goal"
     assert "not on its goal" in short.reason
 
 

@@ -175,7 +175,7 @@ def test_bad_settings_are_one_sentence_before_any_call(scripted_chat, settings, 
 
 REQUIRED = {"kind", "model", "backend", "suite", "envs", "levels", "seeds", "max_tokens", "results", "pass_rate",
             "format_rate", "seconds", "usage"}  # fmt: skip
-CELL = {"pass_rate", "format_rate", "mean_reward", "n", "errors", "examples"}
+CELL = {"pass_rate", "format_rate", "mean_reward", "reward_std", "n", "errors", "failures", "examples"}
 
 
 def test_run_eval_returns_and_writes_the_fixed_format(scripted_chat, tmp_path):

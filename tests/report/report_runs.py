@@ -1,7 +1,7 @@
 """Real runs of every kind for the report tests to build reports from (fixtures, one of each per session):
 
-* a ``train`` run: two GRPO steps on the embedded model, with a one-step warm-up and held-out
-  evaluation at two levels;
+* a ``train`` run: the suite's shared one (a GRPO step on the embedded model after a one-step
+  warm-up, with held-out evaluation at two levels);
 * an archive: a ``synthesize`` run whose generator replays environment files of the synthesis test
   corpus (sound and broken, so there are admissions, rejections at several stages, a repair and a
   mutation), a solver that solves small instances of one environment (so calibration records a
@@ -78,14 +78,9 @@ class SmallNumberSolver(ChatModel):
 
 
 @pytest.fixture(scope="session")
-def train_run(tmp_path_factory) -> Path:
-    pytest.importorskip("torch", reason="training needs the train extra (pip install -e '.[train]')")
-    from envfoundry.train.run import TrainConfig, train
-
-    out = tmp_path_factory.mktemp("train") / "run"
-    train(TrainConfig(envs=",".join(EVAL_ENVS), steps=2, group_size=2, groups_per_step=1, max_completion_length=8,
-                      eval_seeds=1, eval_levels=[0.0, 1.0], warmup_steps=1, out=str(out)))  # fmt: skip
-    return out
+def train_run(cli_train_run) -> Path:
+    """The suite's shared ``envfoundry train`` run (``tests/conftest.py``), read, never changed."""
+    return cli_train_run.out
 
 
 @pytest.fixture(scope="session")

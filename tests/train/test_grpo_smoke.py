@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -32,20 +33,20 @@ def test_two_grpo_steps_change_the_weights_and_feed_rewards_back(tmp_path):
 
     args = GRPOConfig(
         output_dir=str(tmp_path), use_cpu=True, bf16=False, gradient_checkpointing=False, num_generations=4,
-        per_device_train_batch_size=8, max_completion_length=12, max_steps=2, learning_rate=1e-4,
+        per_device_train_batch_size=4, max_completion_length=12, max_steps=2, learning_rate=1e-4,
         logging_steps=1, report_to="none", save_strategy="no", shuffle_dataset=False, seed=0,
     )  # fmt: skip
     callback = make_callback(curriculum, tmp_path)
     trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=[reward, length_shaping], args=args,
-                          train_dataset=curriculum_dataset(curriculum, groups_per_batch=2), callbacks=[callback])  # fmt: skip
+                          train_dataset=curriculum_dataset(curriculum, groups_per_batch=1), callbacks=[callback])  # fmt: skip
     trainer.train()
 
     changed = [name for name, p in model.named_parameters() if not torch.equal(before[name], p)]
     assert changed, "two GRPO steps left every weight unchanged"
-    assert reward.groups_reported == 4  # 2 groups per step, each reported once
+    assert reward.groups_reported == 2  # 1 group per step, each reported once
     lines = [json.loads(line) for line in (tmp_path / "curriculum.jsonl").read_text().splitlines()]
-    assert [line["global_step"] for line in lines] == [1, 2] and all(line["groups"] == 2 for line in lines)
-    assert curriculum.step == 2 and sum(line["envs"][e]["groups"] for line in lines for e in line["envs"]) == 4
+    assert [line["global_step"] for line in lines] == [1, 2] and all(line["groups"] == 1 for line in lines)
+    assert curriculum.step == 2 and sum(line["envs"][e]["groups"] for line in lines for e in line["envs"]) == 2
 
 
 def tensorboard_scalars(out):
@@ -60,21 +61,18 @@ def tensorboard_scalars(out):
     return scalars
 
 
-def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_off(tmp_path, capsys, monkeypatch):
+def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_off(cli_train_run, tmp_path,
+                                                                                    capsys, monkeypatch):
     from envfoundry.cli.main import main
 
-    out = tmp_path / "run"
-    common = ["train", "--envs", "planted_subset_sum,countdown", "--max-completion-length", "8", "--out", str(out),
-              "--save-steps", "1"]  # fmt: skip
-    assert main([*common, "--steps", "1", "--eval-seeds", "2", "--eval-levels", "0,0.5",
-                 "--report-to", "tensorboard", "--warmup-steps", "1"]) == 0  # fmt: skip
-    printed = capsys.readouterr().out
+    printed = cli_train_run.printed
     # One row per environment and level: base model, after the warm-up, after GRPO.
     assert re.search(r"environment\s+level\s+base\s+warm-up\s+GRPO\n", printed)
     assert re.search(r"countdown\s+0.5(\s+\d+% \(\s*\d+%\)){3}\n", printed) and "dead-group share per step: " in printed
-    assert (out / "checkpoint-1" / "curriculum.json").is_file() and (out / "final" / "config.json").is_file()
-    assert (out / "warmup" / "model.safetensors").is_file()  # the warm-up's own checkpoint
-    summary = json.loads((out / "eval.json").read_text())
+    first = cli_train_run.out
+    assert (first / "checkpoint-1" / "curriculum.json").is_file() and (first / "final" / "config.json").is_file()
+    assert (first / "warmup" / "model.safetensors").is_file()  # the warm-up's own checkpoint
+    summary = json.loads((first / "eval.json").read_text())
     for rates in [summary["eval"][when] for when in ("before", "warmup", "after")] + list(
         summary["eval"]["format"].values()
     ):
@@ -85,13 +83,17 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     assert len(summary["dead_group_share_per_step"]) == 1 and summary["dead_group_share"] is not None
     assert summary["config"]["envs"] == "planted_subset_sum,countdown" and summary["pool"]["origins"] == {"seed": 2}
     # The curriculum's statistics and the held-out curve are in TensorBoard beside TRL's metrics.
-    scalars = tensorboard_scalars(out)
-    step_one = json.loads((out / "curriculum.jsonl").read_text().splitlines()[0])
+    scalars = tensorboard_scalars(first)
+    step_one = json.loads((first / "curriculum.jsonl").read_text().splitlines()[0])
     assert scalars["train/curriculum/dead_share"] == [(1, pytest.approx(step_one["dead_share"]))]
     assert scalars["train/curriculum/countdown/level"] == [(1, pytest.approx(step_one["envs"]["countdown"]["level"]))]
     assert [s for s, _ in scalars["eval/countdown/level_0.5"]] == [0, 1] and "train/loss" in scalars
-    saved = json.loads((out / "checkpoint-1" / "curriculum.json").read_text())
+    saved = json.loads((first / "checkpoint-1" / "curriculum.json").read_text())
 
+    # A copy resumed (the shared run stays as it was for the other tests).
+    out = tmp_path / "run"
+    shutil.copytree(first, out)
+    common = ["train", *cli_train_run.options, "--out", str(out)]
     # Resumed with W&B (offline: files only) as the logger this time.
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))

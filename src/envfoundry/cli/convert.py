@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from envfoundry.cli.errors import UsageError
+from envfoundry.cli.executor import add_executor_options, executor_from
 from envfoundry.cli.synth import _archive
 
 
@@ -18,7 +19,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     try:
         problems = load(args.source)
@@ -40,10 +41,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     run_id = archive.start_run({"command": "convert", "source": args.source, "limit": args.limit,
                                 "llm": getattr(generator, "name", None)})  # fmt: skip
     started, cpu_started = time.perf_counter(), cpu_now()
-    converter = Converter(archive, run_id=run_id, generator=generator)
     outcomes = []
     try:
-        outcomes = converter.run(problems, jobs=args.jobs)  # the bar is on stderr, the JSON on stdout
+        with executor_from(args) as executor:
+            # On Ray, as many problems in flight as the cluster runs tasks; locally one unless --jobs says more.
+            jobs = args.jobs or (executor.workers if executor.kind == "ray" else 1)
+            converter = Converter(archive, run_id=run_id, generator=generator, executor=executor)
+            outcomes = converter.run(problems, jobs=jobs)  # the bar is on stderr, the JSON on stdout
     finally:
         summary = summarise(outcomes, time.perf_counter() - started, cpu_now() - cpu_started)
         archive.finish_run(run_id, summary)
@@ -79,10 +83,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--model", default=None, help="model name at the endpoint (required for a URL)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="convert only the first N problems")
     p.add_argument("--only", default=None, metavar="IDS", help="convert only these task ids (comma-separated)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="problems probed at once (agreement, scale); validation and archiving take one at a time")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="problems in flight at once: probing (agreement, scale) and the sandbox stages of validation; "
+                        "archiving takes one at a time (default: 1; with --executor ray, the cluster's CPUs)")  # fmt: skip
     p.add_argument("--archive", default=None, metavar="DIR", help="the archive to add to (default: the default one)")
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object (total, converted, rejected by reason, cpu_seconds)")
+    add_executor_options(p)
     p.set_defaults(func=cmd_convert)
 
 

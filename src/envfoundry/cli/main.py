@@ -348,13 +348,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_doctor)
 
-    from envfoundry.cli import convert, evaluate, evolve, report, synth
+    from envfoundry.cli import convert, engineer, evaluate, evolve, export, openenv, report, serve, synth
 
     synth.add_commands(sub)
     convert.add_commands(sub)
     report.add_commands(sub)
     evaluate.add_commands(sub)
     evolve.add_commands(sub)
+    engineer.add_commands(sub)
+    openenv.add_commands(sub)
+    serve.add_commands(sub)
+    export.add_commands(sub)
 
     # train and warmup take their options from the config dataclasses: each default is written once.
     p = sub.add_parser("train", help="GRPO training with TRL on a curriculum over environments")

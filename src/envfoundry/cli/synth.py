@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.cli.errors import UsageError
+from envfoundry.cli.executor import add_executor_options, executor_from
 
 
 def _archive(args: argparse.Namespace, create: bool = True) -> Any:
@@ -57,27 +58,33 @@ def _print_stages(result: Any) -> None:
     print("admitted" if result.admitted else f"rejected at {result.failed.name if result.failed else '?'}")
 
 
-def _validate_file(args: argparse.Namespace, archive: Any, lineage: dict[str, Any]) -> Any:
+def _validate_files(args: argparse.Namespace, files: list[str], archive: Any, lineage: dict[str, Any]) -> list[Any]:
+    """Every file's validation, as one batch: the sandbox stages on the executor ``--executor`` names."""
     from envfoundry.synth.stages.base import Candidate, Context
-    from envfoundry.synth.synthesize import check_candidate, novelty_index
+    from envfoundry.synth.synthesize import check_candidates, novelty_index
 
-    source = _read(args.file)
+    sources = [_read(file) for file in files]
     generator, solver = _models(args, default_embedded=False)
-    context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive),
-                      max_tokens=args.max_tokens)  # fmt: skip
-    candidate = Candidate(source, filename=Path(args.file).name, lineage=lineage)
-    return check_candidate(candidate, context, archive if args.command == "archive" else None)
+    candidates = [Candidate(source, filename=Path(file).name, lineage=dict(lineage))
+                  for file, source in zip(files, sources, strict=True)]  # fmt: skip
+    with executor_from(args) as executor:
+        context = Context(generator=generator, solver=solver, novelty_index=novelty_index(archive),
+                          max_tokens=args.max_tokens, executor=executor)  # fmt: skip
+        return list(check_candidates(candidates, context, archive if args.command == "archive" else None,
+                                     progress=len(candidates) > 1))  # fmt: skip
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     archive = _archive(args, create=False) if args.archive else None
-    result = _validate_file(args, archive, {"mode": "user", "parents": [], "generator": None})
+    results = _validate_files(args, args.files, archive, {"mode": "user", "parents": [], "generator": None})
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        shown = [result.to_dict() for result in results]
+        print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2, default=str))
     else:
-        print(f"{args.file}:")
-        _print_stages(result)
-    return 0 if result.admitted else 1
+        for file, result in zip(args.files, results, strict=True):
+            print(f"{file}:")
+            _print_stages(result)
+    return 0 if all(result.admitted for result in results) else 1
 
 
 def cmd_synthesize(args: argparse.Namespace) -> int:
@@ -87,9 +94,10 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
         raise UsageError("--rounds, --candidates and --examples must be at least 1")
     archive = _archive(args)
     generator, solver = _models(args, default_embedded=True)
-    summary = synthesize(generator, archive, rounds=args.rounds, candidates=args.candidates, solver=solver,
-                         seed=args.seed, repair=not args.no_repair, max_tokens=args.max_tokens,
-                         examples=args.examples, example_chars=args.example_chars)  # fmt: skip
+    with executor_from(args) as executor:
+        summary = synthesize(generator, archive, rounds=args.rounds, candidates=args.candidates, solver=solver,
+                             seed=args.seed, repair=not args.no_repair, max_tokens=args.max_tokens,
+                             examples=args.examples, example_chars=args.example_chars, executor=executor)  # fmt: skip
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -109,8 +117,8 @@ def print_funnel(funnel: dict[str, Any]) -> None:
 def cmd_archive(args: argparse.Namespace) -> int:
     if args.action == "add":
         archive = _archive(args)
-        result = _validate_file(args, archive, {"mode": "user", "parents": [], "generator": None,
-                                                "file": str(Path(args.file).resolve())})  # fmt: skip
+        [result] = _validate_files(args, [args.file], archive, {"mode": "user", "parents": [], "generator": None,
+                                                                "file": str(Path(args.file).resolve())})  # fmt: skip
         _print_stages(result)
         if result.admitted:
             print(f"added '{result.candidate.name}' to {archive.root}")
@@ -169,12 +177,14 @@ def _model_options(p: argparse.ArgumentParser, solver: bool = True) -> None:
 
 def add_commands(sub: Any) -> None:
     """Register the commands on the main parser."""
-    p = sub.add_parser("check", help="run the validation stages on one environment file")
-    p.add_argument("file")
+    p = sub.add_parser("check", help="run the validation stages on environment files (several: as one batch)")
+    p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--archive", default=None, metavar="DIR", help="also compare against this archive (novelty)")
     _model_options(p)
     p.add_argument("--max-tokens", type=int, default=384, help="tokens per review and per calibration answer")
-    p.add_argument("--json", action="store_true", help='print {"admitted": bool, "stages": [...]}')
+    p.add_argument("--json", action="store_true",
+                   help='print {"admitted": bool, "stages": [...]} (a list of them for several files)')
+    add_executor_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("synthesize", help="let a model write new environments; archive what passes validation")
@@ -188,6 +198,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--examples", type=int, default=1, help="seed environments shown in each prompt")
     p.add_argument("--example-chars", type=int, default=6_000, help="longest seed source to show (characters)")
     p.add_argument("--json", action="store_true")
+    add_executor_options(p)
     p.set_defaults(func=cmd_synthesize)
 
     p = sub.add_parser("archive", help="the archive of validated environments: add, list, show, export")
@@ -196,6 +207,7 @@ def add_commands(sub: Any) -> None:
     a.add_argument("file")
     _model_options(a)
     a.add_argument("--max-tokens", type=int, default=384, help="tokens per review and per calibration answer")
+    add_executor_options(a)
     a = actions.add_parser("list", help="admitted environments (or --rejected candidates)")
     a.add_argument("--rejected", action="store_true")
     a.add_argument("--limit", type=int, default=50)

@@ -23,6 +23,7 @@ workers).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import resource
 import threading
 import time
@@ -41,11 +42,11 @@ from envfoundry.core.programs import infer_spec, spec_dimensions
 from envfoundry.sandbox import SandboxedEnvironment, SandboxError
 from envfoundry.sandbox.environment import SandboxRejected
 from envfoundry.sandbox.isolation import SandboxUnavailable
-from envfoundry.synth.pipeline import Validation
+from envfoundry.synth.pipeline import Validation, prevalidate_many
 from envfoundry.synth.stages import static as static_stage
 from envfoundry.synth.stages.base import Candidate, Context, StageReport
 from envfoundry.synth.stages.execution import DEFAULT_LIMITS
-from envfoundry.synth.synthesize import check_candidate, novelty_index, record
+from envfoundry.synth.synthesize import judge, novelty_index, record
 
 TEMPLATE = "template"
 # Rounds of (calls, scale again): the calls are measured at the new scale until they settle.
@@ -96,17 +97,120 @@ def initial_scale(problem: Problem) -> template.Scale:
     return template.Scale({name: (1, max(start, caps[name]), "int") for name, start in dims.items()}, dims)
 
 
+@dataclass
+class Probe:
+    """What probing a problem in the sandbox found (plain data: it may come back from an executor's
+    worker): the reports of the converter's stages, the probe module's source once written, and the
+    scale that becomes the environment's space (None where a stage rejected the problem)."""
+
+    reports: list[StageReport]
+    source: str | None = None
+    found: template.Scale | None = None
+
+
+def probe(problem: Problem, sandbox_options: dict[str, Any]) -> Probe:
+    """The converter's own stages for one problem (template, agreement, scale, calls), with its code
+    in a sandbox started here: in this process, or on the executor's worker that runs this. Never
+    raises for what the problem holds: a failure is a report."""
+    reports: list[StageReport] = []
+    result = Probe(reports)
+    try:
+        result.found = _probe(problem, sandbox_options, reports, result)
+    except SandboxUnavailable:
+        raise  # no problem can be judged until the sandbox works: not this problem's fault
+    except Exception as exc:  # noqa: BLE001 - one problem's failure never stops the run
+        reports.append(StageReport("convert", False, f"conversion raised {type(exc).__name__}: {exc}"))
+    return result
+
+
+def _probe(problem: Problem, sandbox_options: dict[str, Any], reports: list[StageReport],
+           result: Probe) -> template.Scale | None:  # fmt: skip
+    try:
+        dims = initial_scale(problem)
+        probe_source = template.render(problem, dims, probe=True)
+    except (ValueError, template.ConversionError) as exc:
+        reports.append(StageReport(TEMPLATE, False, str(exc)))
+        return None
+    result.source = probe_source
+    passed, reason, figures, _ = static_stage.check_source(probe_source, f"{problem.label}.py")
+    if not passed:
+        reports.append(StageReport(static_stage.NAME, False, reason, figures))
+        return None
+    try:
+        env = SandboxedEnvironment(source=probe_source, filename=f"{problem.label}.py", **sandbox_options)
+    except (SandboxError, SandboxRejected, ValueError) as exc:
+        reports.append(StageReport("execution", False, f"the problem's code does not load in the sandbox: {exc}"))
+        return None
+    probes = [env]  # the balancing stage may replace the probe with one that balances its outputs
+    try:
+        report = agreement.run(problem, env, dict(dims.start))
+        reports.append(report)
+        if not report.passed:
+            return None
+        report, found = scale.run(env, dims)
+        reports.append(report)
+        if found is None:
+            return None
+        if problem.kind == "function" and problem.answers != "many":
+            found = _settle_calls(problem, probes, dims, found, reports, sandbox_options)
+        return found
+    finally:
+        probes[0].close()
+
+
+def _settle_calls(problem: Problem, probe: list[Any], dims: template.Scale, found: template.Scale,
+                  reports: list[StageReport], sandbox_options: dict[str, Any]) -> template.Scale | None:  # fmt: skip
+    """The calls stage: where it balances the outputs, a probe that balances them replaces
+    ``probe[0]`` and the stage measures again; then the scale stage runs again (with balancing
+    on, and with the calls asked for) until the calls settle; the last scale report stands for
+    the scale stage. None where the scale fails with them."""
+    counted, wanted = calls.run(probe[0], found)
+    unbalanced, rescale = None, False
+    if counted.passed and wanted.balance and not found.balance:
+        probe[0].close()
+        dims = dataclasses.replace(dims, balance=wanted.balance)
+        source = template.render(problem, dims, probe=True)
+        probe[0] = SandboxedEnvironment(source=source, filename=f"{problem.label}.py", **sandbox_options)
+        found = dataclasses.replace(found, balance=wanted.balance)
+        unbalanced, rescale = counted.figures, True
+        counted, wanted = calls.run(probe[0], found, may_balance=False)
+    for _ in range(CALLS_ROUNDS):
+        if not counted.passed or (wanted.calls <= found.calls and not rescale):
+            break
+        number = max(wanted.calls, found.calls)
+        example = wanted.example if wanted.calls >= found.calls else found.example
+        rescaled, refound = scale.run(probe[0], dataclasses.replace(dims, calls=number, example=example))
+        reports[-1] = rescaled
+        if refound is None:
+            return None
+        found, rescale = refound, False
+        counted, wanted = calls.run(probe[0], found, may_balance=False)
+    if unbalanced is not None:
+        counted.figures["unbalanced"] = unbalanced
+    if counted.passed and wanted.calls == found.calls:
+        found = dataclasses.replace(found, example=wanted.example)
+    elif counted.passed:  # fewer would do at the new scale, or more after the last round: the scale's stand
+        counted.figures["calls_kept"] = found.calls
+        counted.reason += f"; the {found.calls} calls the scale was searched with stand"
+    reports.append(counted)
+    return found if counted.passed else None
+
+
 class Converter:
     """Converts problems one by one (or ``jobs`` at a time) into an archive.
 
     ``archive``: where outcomes are recorded (None: nothing is recorded). ``context_options``
     go to the validation ``Context`` (e.g. ``sandbox_options``, a ``generator`` to review).
+    ``executor`` (``envfoundry.executor``): where each problem's code runs, its probe and the
+    sandbox stages of its validation; recording and the host stages stay here, one at a time.
     """
 
     def __init__(self, archive: Any = None, *, context_options: dict[str, Any] | None = None,
                  sandbox_options: dict[str, Any] | None = None, run_id: str | None = None,
-                 generator: Any = None) -> None:  # fmt: skip
+                 generator: Any = None, executor: Any = None) -> None:  # fmt: skip
         self.archive = archive
+        # Where each problem's probe and its validation's sandbox stages run (None: here).
+        self.executor = executor
         # A chat model that writes input generators for problems without one (``llm.py``).
         self.generator = generator
         self.written: dict[str, dict[str, Any] | None] = {}
@@ -176,81 +280,21 @@ class Converter:
                 "task_id": problem.task_id, "solution_hash": problem.solution_hash}  # fmt: skip
 
     def _convert(self, problem: Problem, reports: list[StageReport], attempt: dict[str, str]) -> Validation | None:
-        try:
-            dims = initial_scale(problem)
-            probe_source = template.render(problem, dims, probe=True)
-        except (ValueError, template.ConversionError) as exc:
-            reports.append(StageReport(TEMPLATE, False, str(exc)))
+        job = functools.partial(probe, sandbox_options=self.sandbox_options)
+        probed = (self.executor.map(job, [problem], desc="probe", progress=False)[0] if self.executor is not None
+                  else job(problem))  # fmt: skip
+        reports += probed.reports
+        attempt["source"] = probed.source or attempt["source"]
+        if probed.found is None:
             return None
-        attempt["source"] = probe_source
-        passed, reason, figures, _ = static_stage.check_source(probe_source, f"{problem.label}.py")
-        if not passed:
-            reports.append(StageReport(static_stage.NAME, False, reason, figures))
-            return None
-        try:
-            env = SandboxedEnvironment(source=probe_source, filename=f"{problem.label}.py", **self.sandbox_options)
-        except (SandboxError, SandboxRejected, ValueError) as exc:
-            reports.append(StageReport("execution", False, f"the problem's code does not load in the sandbox: {exc}"))
-            return None
-        probe = [env]  # the balancing stage may replace the probe with one that balances its outputs
-        try:
-            report = agreement.run(problem, env, dict(dims.start))
-            reports.append(report)
-            if not report.passed:
-                return None
-            report, found = scale.run(env, dims)
-            reports.append(report)
-            if found is None:
-                return None
-            if problem.kind == "function" and problem.answers != "many":
-                found = self._settle_calls(problem, probe, dims, found, reports)
-                if found is None:
-                    return None
-        finally:
-            probe[0].close()
-        source = template.render(problem, found)
+        source = template.render(problem, probed.found)
         candidate = Candidate(source, filename=f"{template.environment_name(problem)}.py",
                               lineage=self._lineage(problem), novelty_source=_own_code(problem))  # fmt: skip
-        context = Context(novelty_index=self.index, sandbox_options=self.sandbox_options, **self.context_options)
+        context = Context(novelty_index=self.index, sandbox_options=self.sandbox_options, executor=self.executor,
+                          **self.context_options)  # fmt: skip
+        [prevalidation] = prevalidate_many([candidate], context)  # outside the lock: nothing shared yet
         with self._lock:  # the novelty stage reads the index the last admission changed
-            return check_candidate(candidate, context, self.archive, self.run_id, before=reports)
-
-    def _settle_calls(self, problem: Problem, probe: list[Any], dims: template.Scale, found: template.Scale,
-                      reports: list[StageReport]) -> template.Scale | None:  # fmt: skip
-        """The calls stage: where it balances the outputs, a probe that balances them replaces
-        ``probe[0]`` and the stage measures again; then the scale stage runs again (with balancing
-        on, and with the calls asked for) until the calls settle; the last scale report stands for
-        the scale stage. None where the scale fails with them."""
-        counted, wanted = calls.run(probe[0], found)
-        unbalanced, rescale = None, False
-        if counted.passed and wanted.balance and not found.balance:
-            probe[0].close()
-            dims = dataclasses.replace(dims, balance=wanted.balance)
-            source = template.render(problem, dims, probe=True)
-            probe[0] = SandboxedEnvironment(source=source, filename=f"{problem.label}.py", **self.sandbox_options)
-            found = dataclasses.replace(found, balance=wanted.balance)
-            unbalanced, rescale = counted.figures, True
-            counted, wanted = calls.run(probe[0], found, may_balance=False)
-        for _ in range(CALLS_ROUNDS):
-            if not counted.passed or (wanted.calls <= found.calls and not rescale):
-                break
-            number = max(wanted.calls, found.calls)
-            example = wanted.example if wanted.calls >= found.calls else found.example
-            rescaled, refound = scale.run(probe[0], dataclasses.replace(dims, calls=number, example=example))
-            reports[-1] = rescaled
-            if refound is None:
-                return None
-            found, rescale = refound, False
-            counted, wanted = calls.run(probe[0], found, may_balance=False)
-        if unbalanced is not None:
-            counted.figures["unbalanced"] = unbalanced
-        if counted.passed and wanted.calls == found.calls:
-            found = dataclasses.replace(found, example=wanted.example)
-        elif counted.passed:  # fewer would do at the new scale, or more after the last round: the scale's stand
-            counted.figures["calls_kept"] = found.calls
-            counted.reason += f"; the {found.calls} calls the scale was searched with stand"
-        reports.append(counted)
-        return found if counted.passed else None
+            return judge(candidate, prevalidation, context, self.archive, self.run_id, before=reports)
 
     def run(self, problems: Sequence[Problem], *, jobs: int = 1, progress: bool = True,
             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:  # fmt: skip

@@ -32,6 +32,14 @@ MAX_ANSWER_CHARS = 200_000
 # A lowercase identifier; an adapter namespaces the environments it wraps ("rg:chain_sum").
 _NAME_RE = re.compile(r"(?:[a-z][a-z0-9]{0,15}:)?[a-z][a-z0-9_]{0,63}")
 CORRECT_EPS = 1e-9
+# Why an answer failed (``Verdict.failure``): the contract's own classes; an environment may add
+# its own (MAPF-FrozenLake: ``illegal_move``, ``agent_conflict``, ...), lowercase identifiers.
+UNPARSEABLE = "unparseable"  # no answer block, or an answer the verifier cannot read
+WRONG = "wrong"  # read, but not (fully) right: the default class of a wrong answer
+VERIFIER_ERROR = "verifier_error"  # the verifier raised or returned nonsense: no judgement of the answer
+_FAILURE_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Older spellings in ``metadata["failure"]`` (written before the contract had the field).
+_FAILURE_ALIASES = {"parse_error": UNPARSEABLE, "none": None, "": None}
 
 
 @dataclass
@@ -97,13 +105,32 @@ def coerce_instance(instance: Instance | Mapping[str, Any], env_name: str) -> In
     return instance
 
 
+def failure_class(correct: bool, format_ok: bool, failure: Any = None,
+                  metadata: Mapping[str, Any] | None = None) -> str | None:  # fmt: skip
+    """Why a verdict failed, as one class: None when it is correct; the class the environment gave
+    (``failure``, else ``metadata["failure"]``, the convention from before the contract had the
+    field) when it is a lowercase identifier; else ``"unparseable"`` without an answer block and
+    ``"wrong"`` for an answer that was read and judged wrong."""
+    if correct:
+        return None
+    for given in (failure, (metadata or {}).get("failure")):
+        if isinstance(given, str) and given in _FAILURE_ALIASES:
+            given = _FAILURE_ALIASES[given]
+        if isinstance(given, str) and _FAILURE_RE.fullmatch(given):
+            return given
+    return WRONG if format_ok else UNPARSEABLE
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The result of scoring one response.
 
     ``reward`` is in [0, 1]; ``correct`` means full reward; ``format_ok`` means an
     ``<answer>`` block was found (trainers may add a format reward on it); ``answer`` is the
-    extracted text; ``metadata`` carries environment-specific detail (e.g. a failure class).
+    extracted text; ``metadata`` carries environment-specific detail. ``failure`` says why a
+    verdict that is not correct failed, so runs can count failures by kind (``failure_class``):
+    ``"unparseable"``, ``"wrong"``, ``"verifier_error"`` or the environment's own class (given by
+    ``verify`` as ``Score.failure``); None for a correct answer. Left out, it is derived.
     """
 
     reward: float
@@ -112,6 +139,10 @@ class Verdict:
     answer: str | None
     reason: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "failure", failure_class(self.correct, self.format_ok, self.failure, self.metadata))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,17 +158,22 @@ def answer_to_verify(text: Any, bare: bool) -> str | Verdict:
     if answer is None:
         return Verdict(0.0, False, False, None, "no <answer>...</answer> block in the response")
     if len(answer) > MAX_ANSWER_CHARS:
-        return Verdict(0.0, False, True, answer[:200], f"answer longer than {MAX_ANSWER_CHARS} characters")
+        return Verdict(0.0, False, True, answer[:200], f"answer longer than {MAX_ANSWER_CHARS} characters",
+                       failure=UNPARSEABLE)  # fmt: skip
     return answer
 
 
 @dataclass
 class Score:
-    """What ``verify`` may return instead of a bare number: a reward plus why, plus detail."""
+    """What ``verify`` may return instead of a bare number: a reward plus why, plus detail, plus
+    (for an answer that is not fully right) the class of its failure, a lowercase identifier such
+    as ``"unparseable"`` or an environment's own (``"illegal_move"``); without one a wrong answer
+    is ``"wrong"``."""
 
     reward: float
     reason: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None
 
 
 def contract_errors(cls: Any) -> list[str]:
@@ -378,22 +414,28 @@ class Environment:
         try:
             result = self.verify(instance.state, answer)
         except Exception as exc:  # noqa: BLE001 - a verifier bug must never reach the trainer
-            return Verdict(0.0, False, True, answer, f"verify raised {type(exc).__name__}: {exc}")
-        reason, metadata = "", {}
+            return Verdict(0.0, False, True, answer, f"verify raised {type(exc).__name__}: {exc}",
+                           failure=VERIFIER_ERROR)  # fmt: skip
+        reason, metadata, failure = "", {}, None
         if isinstance(result, Score):
-            reason, metadata, result = result.reason, dict(result.metadata), result.reward
+            reason, metadata, failure, result = result.reason, dict(result.metadata), result.failure, result.reward
         if isinstance(result, bool):
             reward = 1.0 if result else 0.0
         elif isinstance(result, (int, float)):
             reward = float(result)
         else:
-            return Verdict(0.0, False, True, answer, f"verify returned {type(result).__name__}, expected a number")
+            return Verdict(0.0, False, True, answer, f"verify returned {type(result).__name__}, expected a number",
+                           failure=VERIFIER_ERROR)  # fmt: skip
         if math.isnan(reward) or not 0.0 <= reward <= 1.0:
-            return Verdict(0.0, False, True, answer, f"verify returned reward {reward} outside [0, 1]", metadata)
+            return Verdict(0.0, False, True, answer, f"verify returned reward {reward} outside [0, 1]", metadata,
+                           VERIFIER_ERROR)  # fmt: skip
         correct = reward >= 1.0 - CORRECT_EPS
         if not reason:
             reason = "correct" if correct else ("partially correct" if reward > 0 else "incorrect")
-        return Verdict(reward, correct, True, answer, reason, metadata)
+        if not correct and isinstance(failure, str) and _FAILURE_RE.fullmatch(failure):
+            # Also in the metadata: a sandbox worker sends the metadata back, and the class with it.
+            metadata.setdefault("failure", failure)
+        return Verdict(reward, correct, True, answer, reason, metadata, failure)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} version={self.version}>"

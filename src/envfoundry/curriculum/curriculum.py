@@ -37,7 +37,8 @@ from envfoundry.core.environment import Instance
 from envfoundry.curriculum.controllers import Controller, controller_from_state, make_controller
 from envfoundry.errors import InvalidInputError
 
-# Training instances use seeds from here up; held-out evaluation uses seeds below it.
+# Training instances use seeds from here up (or from a later ``first_seed``: an environment engineer's
+# stages each draw new ones); held-out evaluation uses seeds below it.
 TRAIN_SEED_BASE = 1_000_000
 CORRECT = 1.0 - 1e-9
 
@@ -78,11 +79,15 @@ class Curriculum:
         slope_window: int = 10,
         seed: int = 0,
         similarity: Callable[[str, str], float] | None = None,
+        first_seed: int = TRAIN_SEED_BASE,
     ) -> None:
         if not envs:
             raise InvalidInputError("a curriculum needs at least one environment")
         if group_size < 2:
             raise InvalidInputError(f"group_size must be at least 2 (GRPO compares responses), got {group_size}")
+        if first_seed < TRAIN_SEED_BASE:
+            raise InvalidInputError(f"first_seed must be at least {TRAIN_SEED_BASE:,} (held-out seeds lie below), "
+                                    f"got {first_seed}")  # fmt: skip
         self.envs = dict(envs)
         self.group_size = group_size
         self.active_size = min(active_size, len(self.envs))
@@ -98,7 +103,7 @@ class Curriculum:
         self.controllers: dict[str, Controller] = {
             name: make_controller(controller, **self.controller_options) for name in self.envs
         }
-        self.next_seed = {name: TRAIN_SEED_BASE for name in self.envs}
+        self.next_seed = {name: first_seed for name in self.envs}
         self.history: dict[str, dict[str, Any]] = {
             name: {"levels": [], "zero_streak": 0, "top_streak": 0} for name in self.envs
         }

@@ -22,7 +22,7 @@ use and is released when the curriculum swaps it out (and started again if it co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,38 @@ class LazyEnvironment:
 
     def __repr__(self) -> str:
         return f"LazyEnvironment({self.name!r}, origin={self.origin!r}, open={self.is_open})"
+
+
+class PinnedEnvironment:
+    """An environment with some parameters pinned (a wrapper, Gymnasium-style): every instance it
+    samples has them, whatever level it is asked for; the level still sets the dimensions left out,
+    and parameters given to ``sample`` itself win. Training on an environment engineer's
+    configuration is training on the environment pinned to it. Everything else (``score``,
+    ``release``, the name, ...) is the wrapped environment's."""
+
+    def __init__(self, env: Any, params: Mapping[str, Any]) -> None:
+        self.wrapped = env
+        self.pinned = dict(params)
+        env.parameter_space.resolve(None, self.pinned)  # a bad configuration fails here, in one sentence
+
+    def sample(self, seed: int, level: float | None = None, params: Mapping[str, Any] | None = None) -> Any:
+        return self.wrapped.sample(seed, level=level, params={**self.pinned, **(params or {})})
+
+    def sample_many(self, seeds: Sequence[int], level: float | None = None,
+                    params: Mapping[str, Any] | None = None) -> list[Any]:  # fmt: skip
+        return self.wrapped.sample_many(seeds, level=level, params={**self.pinned, **(params or {})})
+
+    def time_samples(self, seeds: Sequence[int], level: float | None = None,
+                     params: Mapping[str, Any] | None = None) -> list[float]:  # fmt: skip
+        return self.wrapped.time_samples(seeds, level=level, params={**self.pinned, **(params or {})})
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__") or attribute in ("wrapped", "pinned"):
+            raise AttributeError(attribute)
+        return getattr(self.wrapped, attribute)
+
+    def __repr__(self) -> str:
+        return f"PinnedEnvironment({self.wrapped!r}, {self.pinned!r})"
 
 
 @dataclass

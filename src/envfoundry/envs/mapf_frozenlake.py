@@ -3,7 +3,8 @@
 Multi-agent path finding on a small grid. The reference is an optimal (least sum of costs) joint
 plan from conflict-based search; ``verify`` simulates the answer step by step, so *any* plan that
 brings every agent safely to its goal within the horizon is right, and each agent's fate (arrived,
-illegal move, hole, agent conflict, timeout) is reported as a failure class.
+illegal move, hole, agent conflict, timeout, wrong goal) is reported; the verdict's failure class
+(``Verdict.failure``) is the first failure in time, or ``unparseable`` for an answer it cannot read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from itertools import pairwise
 from envfoundry.core import Environment, FloatParam, IntParam, Score, answer_instruction, register
 from envfoundry.envs._mapf_cbs import cbs, conflicts, distances_from, grid_neighbours
 
-FAILURE_CLASSES = ("parse_error", "illegal_move", "agent_conflict", "hole_collision", "timeout")
+FAILURE_CLASSES = ("parse_error", "illegal_move", "agent_conflict", "hole_collision", "timeout", "wrong_goal")
 # Row and column change of each move letter; W keeps the agent where it is.
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1), "W": (0, 0)}
 GOAL_LETTERS = "abcdefghij"
@@ -25,7 +26,7 @@ _NATURAL_TRIES = 2
 _MAX_ATTEMPTS = 200
 _MAX_EXPANSIONS = 80
 # Which failure is reported when several happen in the same step: the order the simulation finds them.
-_FAILURE_RANK = {"illegal_move": 0, "hole_collision": 1, "agent_conflict": 2, "timeout": 3}
+_FAILURE_RANK = {"illegal_move": 0, "hole_collision": 1, "agent_conflict": 2, "timeout": 3, "wrong_goal": 3}
 # One greedy class for the moves and the whitespace around them: adjacent optional whitespace runs
 # would make a failing match backtrack in cubic time on a long line of spaces.
 _LINE_RE = re.compile(r"(?:agent\s*)?(\d{1,3})\s*:([UDLRW,\s]*)\.?", re.IGNORECASE)
@@ -150,7 +151,8 @@ class MapfFrozenLake(Environment):
         k = len(state["starts"])
         parsed = _parse_plan(answer, k)
         if isinstance(parsed, str):
-            return Score(0.0, parsed, {"failure": "parse_error", "agents": {}, "failures": {"parse_error": 1}})
+            return Score(0.0, parsed, {"failure": "parse_error", "agents": {}, "failures": {"parse_error": 1}},
+                         failure="unparseable")  # fmt: skip
         return _simulate(state, parsed)
 
     def complexity(self, state: dict) -> float:
@@ -342,7 +344,8 @@ def _simulate(state: dict, plan: list[str]) -> Score:
         if len(plan[agent]) > horizon:
             fail(agent, "timeout", horizon + 1, f"has {len(plan[agent])} moves, more than the horizon of {horizon}")
         elif position[agent] != goals[agent]:
-            fail(agent, "timeout", horizon + 1, f"ends on {position[agent]}, not on its goal {goals[agent]}")
+            # Its moves ended within the horizon, elsewhere: it stopped on the wrong cell.
+            fail(agent, "wrong_goal", horizon + 1, f"ends on {position[agent]}, not on its goal {goals[agent]}")
         else:
             outcome[agent] = "arrived"
     arrived = outcome.count("arrived")
@@ -356,7 +359,7 @@ def _simulate(state: dict, plan: list[str]) -> Score:
     culprit = "" if failure == "agent_conflict" else f"agent {agent + 1} "
     reason = f"{arrived}/{k} agents arrive safely; first failure ({failure}): {culprit}{detail}"
     metadata = {"failure": failure, "agents": per_agent, "failures": counts, "details": details}
-    return Score(arrived / k, reason, metadata)
+    return Score(arrived / k, reason, metadata, failure=failure)
 
 
 register(MapfFrozenLake)

@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import os
+import statistics
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,16 +104,26 @@ class _Cell:
             if item.verdict is not None and item.verdict.correct:
                 continue
             example = {"seed": item.seed, "reply": _clip(item.reply or ""),
-                       "reason": item.error or item.verdict.reason}  # fmt: skip
+                       "reason": item.error or item.verdict.reason,
+                       "failure": "error" if item.verdict is None else item.verdict.failure}  # fmt: skip
             if item.instance is not None:
                 example["reference"] = _clip(item.instance.reference)
             examples.append(example)
+        # Why the others failed, by the verdicts' failure classes; an instance without a verdict is "error".
+        failures: dict[str, int] = {}
+        for item in self.items:
+            failure = "error" if item.verdict is None else item.verdict.failure
+            if failure is not None:
+                failures[failure] = failures.get(failure, 0) + 1
+        rewards = [v.reward for v in scored] + [0.0] * (n - len(scored))
         return {
             "pass_rate": sum(v.correct for v in scored) / n,
             "format_rate": sum(v.format_ok for v in scored) / n,
             "mean_reward": sum(v.reward for v in scored) / n,
+            "reward_std": statistics.pstdev(rewards),
             "n": n,
             "errors": n - len(scored),
+            "failures": dict(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
             "examples": examples,
         }
 
@@ -210,8 +221,10 @@ def evaluate_envs(
 
     Returns ``{"results": {env: {"<level:g>": cell}}, "pass_rate", "format_rate", "mean_reward",
     "n", "errors", "seconds", "usage"}``; a cell is ``{"pass_rate", "format_rate" (share of replies
-    with an answer block), "mean_reward", "n", "errors", "examples"}`` where ``examples`` holds the
-    first failing replies (``seed``, ``reply``, ``reason``, ``reference``; cut short). The overall
+    with an answer block), "mean_reward", "reward_std" (the rewards' spread), "n", "errors",
+    "failures" (count per failure class of the verdicts, ``Verdict.failure``; ``error``: no
+    verdict), "examples"}`` where ``examples`` holds the first failing replies (``seed``,
+    ``reply``, ``reason``, ``failure``, ``reference``; cut short). The overall
     rates are means over the cells, so every environment and level weighs the same. ``usage`` is
     what this evaluation cost the model (``Usage.to_dict`` counts, this call's share only).
     """
@@ -335,8 +348,10 @@ def run_eval(
 
         {"kind": "eval", "model", "backend": "embedded" | "openai", "suite", "envs": [...],
          "levels": [...], "seeds", "max_tokens", "batch_size",
-         "results": {env: {"<level:g>": {"pass_rate", "format_rate", "mean_reward", "n", "errors",
-                                          "examples": [{"seed", "reply", "reason", "reference"}]}}},
+         "results": {env: {"<level:g>": {"pass_rate", "format_rate", "mean_reward", "reward_std", "n",
+                                          "errors", "failures": {class: count},
+                                          "examples": [{"seed", "reply", "reason", "failure",
+                                                        "reference"}]}}},
          "pass_rate", "format_rate", "mean_reward", "n", "errors", "seconds", "usage"}
     """
     levels = check_levels(levels)

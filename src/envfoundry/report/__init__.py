@@ -2,11 +2,11 @@
 it opens without a network).
 
 It reads the outputs of ``train`` (a run directory), ``synthesize`` and ``convert`` (an archive
-directory), ``eval`` (an evaluation file, or a directory of them) and ``evolve`` (a run
-directory), telling them apart by their files (``report.load``), and draws, section by section
-(``report.sections``): a summary, an evolve run's stages, the synthesis funnel, pass rate over
-level, curriculum trajectories, dead-group share and reward over steps, the archive's lineage tree
-and before/after evaluation tables. A section the run has no data for says so in one line.
+directory), ``eval`` (an evaluation file, or a directory of them), ``evolve`` and ``engineer`` (run
+directories), telling them apart by their files (``report.load``), and draws, section by section
+(``report.sections``): a summary, an evolve run's stages, an engineer run's stages and proposals,
+the synthesis funnel, pass rate over level, curriculum trajectories, dead-group share and reward
+over steps, the archive's lineage tree and before/after evaluation tables. A section the run has no data for says so in one line.
 
 >>> from envfoundry.report import write_report
 >>> write_report("runs/quickstart")                          # doctest: +SKIP

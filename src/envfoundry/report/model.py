@@ -1,6 +1,6 @@
 """What a report shows, whatever kind of run it came from: a loader (``report.load``) fills a
 ``Run`` from the files of a train run, an archive, an evaluation or an evolve run, and each section
-(``report.sections``) draws from the ``Run`` alone."""
+(``report.sections``) draws from the ``Run`` alone; an environment-engineer run too."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ KINDS = {
     "archive": "a synthesis archive",
     "eval": "an evaluation",
     "evolve": "an evolve run",
+    "engineer": "an environment-engineer run",
 }
 
 Rates = dict[str, dict[str, float]]  # environment -> level (as written, "0.5") -> rate
@@ -98,6 +99,25 @@ class Stage:
 
 
 @dataclass
+class EngineerStage:
+    """One stage of an environment-engineer run (a line of ``stages.jsonl``): the configuration it
+    trained on, how the policy did after it, and what the engineer made of that."""
+
+    stage: int
+    config: dict[str, Any]
+    pass_rate: float | None  # held-out, on the configuration trained on
+    validation_pass_rate: float | None  # held-out, on the fixed validation configurations
+    dead_group_share: float | None  # of the stage's training
+    failures: dict[str, int]  # failure class -> count, on the configuration trained on
+    outcome: str  # accepted, repaired, rejected (the previous configuration stood) or rule (a baseline)
+    diff: list[dict[str, Any]]  # {"param", "from", "to"}
+    rationale: str
+    note: str
+    adjusted: list[str]  # clamps and roundings of the proposal
+    replies: list[dict[str, Any]]  # the model engineer's replies, {"reply", "error"}
+
+
+@dataclass
 class Run:
     """Everything a report draws, from one run directory (or evaluation file)."""
 
@@ -112,6 +132,7 @@ class Run:
     log: list[dict[str, float]] = field(default_factory=list)  # TRL's logs: {"step", "reward", "loss", ...}
     stage_starts: list[tuple[int, int]] = field(default_factory=list)  # (stage, its first step)
     candidates: list[Candidate] = field(default_factory=list)
+    engineer_stages: list[EngineerStage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was missing or unreadable while loading
 
     @property

@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envfoundry.curriculum import Curriculum, build_pool
+from envfoundry.curriculum import TRAIN_SEED_BASE, Curriculum, build_pool
 from envfoundry.curriculum.diversity import make_similarity
+from envfoundry.curriculum.pool import PinnedEnvironment
 from envfoundry.errors import InvalidInputError
 from envfoundry.train.device import use_bf16, use_cuda
 from envfoundry.train.grpo import SYSTEM_PROMPT, CurriculumReward, curriculum_dataset, make_callback
@@ -134,6 +135,10 @@ class TrainConfig:
     ``warmup_steps``: steps of format warm-up (supervised, ``train.warmup``) on the starting active
     set before GRPO, evaluated on its own (``eval.warmup``); saved to ``out/warmup``. A resumed run
     does not warm up again (its checkpoint holds the warmed-up weights).
+    ``params``: parameters pinned per environment, ``ENV.NAME=VALUE`` each (an environment
+    engineer's configuration): every instance of ``ENV``, trained on or held out, has them, whatever
+    level the controller picks (``curriculum.pool.PinnedEnvironment``).
+    ``first_seed``: the first training instance seed (later ones give a stage new instances).
     """
 
     model: str = option("embedded", "'embedded' (SmolLM2-135M), a .gguf file, a checkpoint directory (a warm-up's) "
@@ -163,6 +168,11 @@ class TrainConfig:
                                "saved to OUT/warmup")  # fmt: skip
     warmup_learning_rate: float = option(WarmupConfig.learning_rate, "format warm-up learning rate")
     warmup_max_level: float = option(WarmupConfig.max_level, "format warm-up instances come from levels in [0, this]")
+    params: Sequence[str] | None = option(None, "pin parameters of environments in the pool, ENV.NAME=VALUE, comma-separated "
+                                   "(e.g. mapf_frozenlake.size=5): the level sets only the others",
+                                   metavar="ENV.K=V")  # fmt: skip
+    first_seed: int = option(TRAIN_SEED_BASE, "seed of the first training instance (held-out seeds lie below "
+                             f"{TRAIN_SEED_BASE:,})")  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.group_size < 2 or self.groups_per_step < 1 or self.active_size < 1:
@@ -176,10 +186,25 @@ class TrainConfig:
             raise InvalidInputError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if self.warmup_steps:
             self.warmup_config()  # bad warm-up settings fail before anything loads
+        if self.first_seed < TRAIN_SEED_BASE:
+            raise InvalidInputError(f"first_seed must be at least {TRAIN_SEED_BASE:,}: held-out seeds lie below it")
+        self.params = [str(item) for item in self.params or ()]
+        _pin_assignments(self.params)
 
     def warmup_config(self) -> WarmupConfig:
         return WarmupConfig(steps=self.warmup_steps, learning_rate=self.warmup_learning_rate,
                             max_level=self.warmup_max_level, seed=self.seed)  # fmt: skip
+
+
+def _pin_assignments(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["env.k=v", ...]`` -> ``{env: ["k=v", ...]}`` (the values are checked against the pool)."""
+    pins: dict[str, list[str]] = {}
+    for item in items:
+        name, dot, assignment = item.partition(".")
+        if not dot or not name.strip() or "=" not in assignment:
+            raise InvalidInputError(f"a pinned parameter looks like ENV.NAME=VALUE (mapf_frozenlake.size=5), got {item!r}")
+        pins.setdefault(name.strip(), []).append(assignment)
+    return pins
 
 
 def last_checkpoint(out: str | Path, needs: Sequence[str] = ("trainer_state.json", "curriculum.json")) -> str | None:
@@ -202,6 +227,10 @@ def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
     if config.resume and checkpoint is None:
         raise InvalidInputError(f"nothing to resume: no checkpoint-N folder in '{out}'")
     with build_pool(config.envs) as pool:
+        for name, assignments in _pin_assignments(config.params).items():
+            if name not in pool.envs:
+                raise InvalidInputError(f"--params pins '{name}', which is not in the pool ({', '.join(pool.envs)})")
+            pool.envs[name] = PinnedEnvironment(pool.envs[name], pool.envs[name].parameter_space.parse(assignments))
         # Evaluation environments outside the pool are never trained on: they show transfer (or forgetting).
         untrained = [spec for spec in config.eval_envs or () if spec not in pool.envs]
         with build_pool(untrained) if untrained else contextlib.nullcontext() as others:
@@ -218,7 +247,8 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
         (out / "curriculum.jsonl").unlink(missing_ok=True)
     similarity = make_similarity(pool.envs, c.diversity, c.active_size)
     curriculum = Curriculum(pool.envs, controller=c.controller, group_size=c.group_size, active_size=c.active_size,
-                            seed_envs=pool.seed_names, seed=c.seed, similarity=similarity)  # fmt: skip
+                            seed_envs=pool.seed_names, seed=c.seed, similarity=similarity,
+                            first_seed=c.first_seed)  # fmt: skip
     if checkpoint is not None:
         curriculum.load(Path(checkpoint) / "curriculum.json")
     eval_names = eval_names or list(curriculum.active)

@@ -24,7 +24,9 @@ def render(run: Run) -> str:
         why = {"train": "curriculum.jsonl is missing or empty",
                "archive": "synthesis and conversion do not train",
                "eval": "an evaluation does not train",
-               "evolve": "no stage has trained yet"}[run.kind]  # fmt: skip
+               "evolve": "no stage has trained yet",
+               "engineer": "each stage trains on the configuration the engineer wrote, not on a level (the "
+                           "environment engineer section shows them)"}[run.kind]  # fmt: skip
         return note(f"No curriculum in {run.described}: {why}.")
     import plotly.graph_objects as go
 

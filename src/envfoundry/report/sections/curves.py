@@ -14,8 +14,8 @@ CALIBRATION_TARGET = 0.3  # synth.stages.calibration.TARGET, repeated: the repor
 
 
 def shown_evaluations(run: Run) -> list[Evaluation]:
-    """Every evaluation of a train run or of evaluation files; an evolve run's first and last stage."""
-    if run.kind == "evolve" and len(run.evaluations) > 2:
+    """Every evaluation of a train run or of evaluation files; an evolve or engineer run's first and last stage."""
+    if run.kind in ("evolve", "engineer") and len(run.evaluations) > 2:
         return [run.evaluations[0], run.evaluations[-1]]
     return run.evaluations
 
@@ -51,7 +51,8 @@ def render(run: Run) -> str:
         why = {"train": "the run has no held-out evaluation (--eval-seeds 0, or it did not finish)",
                "archive": "no admitted environment was calibrated (calibration needs a solver model)",
                "eval": "the evaluation holds no results",
-               "evolve": "no stage has been evaluated yet"}[run.kind]  # fmt: skip
+               "evolve": "no stage has been evaluated yet",
+               "engineer": "no stage has been evaluated yet (or --validation-levels was empty)"}[run.kind]  # fmt: skip
         return note(f"No pass-rate curves in {run.described}: {why}.")
     return "\n".join(parts)
 

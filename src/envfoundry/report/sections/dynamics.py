@@ -23,7 +23,8 @@ def render(run: Run) -> str:
     losses = [(p["step"], p["loss"]) for p in run.log if "loss" in p]
     if not any(series.values()) and not losses:
         why = {"train": "the run logged no steps", "archive": "synthesis and conversion do not train",
-               "eval": "an evaluation does not train", "evolve": "no stage has trained yet"}[run.kind]  # fmt: skip
+               "eval": "an evaluation does not train", "evolve": "no stage has trained yet",
+               "engineer": "no stage has trained yet"}[run.kind]  # fmt: skip
         return note(f"No training steps in {run.described}: {why}.")
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots

@@ -1,5 +1,6 @@
 """Before and after: held-out pass rate per environment and level for each evaluation of the run (a
-train run's base model, after the warm-up and after GRPO; an evolve run's stage 0 and last stage;
+train run's base model, after the warm-up and after GRPO; an evolve run's stage 0 and last stage; an
+engineer run's first and last stage, on its fixed validation configurations;
 evaluation files in name order), the share of replies with an answer block beside it, the change
 from first to last, and some failing replies with the verifier's reason and the reference."""
 
@@ -14,8 +15,8 @@ MAX_EXAMPLES = 60  # failing replies shown per evaluation
 
 
 def compared(run: Run) -> list[Evaluation]:
-    """The evaluations the table compares: an evolve run's first and last stage, else all of them."""
-    if run.kind == "evolve" and len(run.evaluations) > 2:
+    """The evaluations the table compares: an evolve or engineer run's first and last stage, else all of them."""
+    if run.kind in ("evolve", "engineer") and len(run.evaluations) > 2:
         return [run.evaluations[0], run.evaluations[-1]]
     return run.evaluations
 
@@ -25,7 +26,8 @@ def render(run: Run) -> str:
     if not evaluations:
         why = {"train": "the run has no held-out evaluation (--eval-seeds 0, or it did not finish)",
                "archive": "synthesis and conversion do not evaluate a model (`envfoundry eval --suite ...` does)",
-               "eval": "the evaluation holds no results", "evolve": "no stage has been evaluated yet"}[run.kind]  # fmt: skip
+               "eval": "the evaluation holds no results", "evolve": "no stage has been evaluated yet",
+               "engineer": "no stage has been evaluated yet (or --validation-levels was empty)"}[run.kind]  # fmt: skip
         return note(f"No evaluation in {run.described}: {why}.")
     cells = sorted({(env, level) for e in evaluations for env, curve in e.pass_rates.items() for level in curve},
                    key=lambda cell: (cell[0], level_key(cell[1])))  # fmt: skip

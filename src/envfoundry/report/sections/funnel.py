@@ -15,7 +15,8 @@ def render(run: Run) -> str:
         why = {"train": "a train run proposes no environments (report its pool's archive for that)",
                "eval": "an evaluation proposes no environments",
                "archive": "the archive holds no candidates yet",
-               "evolve": "no stage has synthesized yet"}[run.kind]  # fmt: skip
+               "evolve": "no stage has synthesized yet",
+               "engineer": "the engineer writes configurations, not environments"}[run.kind]  # fmt: skip
         return note(f"No synthesis funnel in {run.described}: {why}.")
     return "\n".join(_one(funnel, index) for index, funnel in enumerate(run.funnels))
 

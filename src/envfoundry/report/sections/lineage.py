@@ -82,7 +82,8 @@ def build_tree(candidates: list[Candidate]) -> dict[str, Node]:
 def render(run: Run) -> str:
     if not run.candidates:
         why = {"train": "a train run writes no archive", "eval": "an evaluation writes no archive",
-               "archive": "the archive holds no candidates yet", "evolve": "its archive holds no candidates yet"}[run.kind]  # fmt: skip
+               "archive": "the archive holds no candidates yet", "evolve": "its archive holds no candidates yet",
+               "engineer": "the engineer writes configurations, not environments"}[run.kind]  # fmt: skip
         return note(f"No lineage in {run.described}: {why}.")
     import plotly.graph_objects as go
 

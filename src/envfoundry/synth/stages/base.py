@@ -62,13 +62,15 @@ class Context:
     generator: chat model that wrote candidates (reviews them); solver: chat model that answers
     calibration instances; novelty_index: ``NoveltyIndex`` of the seeds and the archive;
     sandbox_options: passed to ``SandboxedEnvironment``; env: the candidate's sandboxed environment,
-    set by the execution stage and used by the later ones (closed by the pipeline).
+    set by the execution stage and used by the later ones (closed by the pipeline); executor: where
+    a batch's sandbox stages and calibration's scoring run (``envfoundry.executor``; None: here).
     """
 
     generator: Any = None
     solver: Any = None
     novelty_index: Any = None
     sandbox_options: dict[str, Any] = field(default_factory=dict)
+    executor: Any = None
     env: Any = None
     instances: dict[float, list[Any]] = field(default_factory=dict)
     # Budgets of the model stages.

@@ -6,12 +6,22 @@ the pass-rate curve and the level whose pass rate is nearest ``TARGET`` (interpo
 
 from __future__ import annotations
 
+from typing import Any
+
 from envfoundry.checks.battery import LEVELS
 from envfoundry.synth.stages.base import Candidate, Context, StageReport, timed
 
 NAME = "calibration"
 TARGET = 0.3
 SYSTEM = "Solve the task. Think briefly, then give the final answer inside <answer></answer>."
+SEED_BASE = 20_000  # the solver's instances: seeds SEED_BASE, SEED_BASE + 1, ... at every level
+
+
+def sample_instances(env: Any, n: int) -> list[tuple[float, Any]]:
+    """(level, instance) pairs the solver answers: ``n`` seeds at every level. A batch's
+    prevalidation samples them ahead, in the sandbox where the candidate's code ran."""
+    seeds = list(range(SEED_BASE, SEED_BASE + n))
+    return [(level, instance) for level in LEVELS for instance in env.sample_many(seeds, level=level)]
 
 
 def target_level(curve: dict[float, float], target: float = TARGET) -> float:
@@ -30,8 +40,7 @@ def run(candidate: Candidate, context: Context) -> StageReport:
         if context.solver is None:
             return StageReport(NAME, True, "skipped: no solver model given", skipped=True)
         env, n = context.env, context.calibration_per_level
-        instances = [(level, instance) for level in LEVELS
-                     for instance in env.sample_many(list(range(20_000, 20_000 + n)), level=level)]  # fmt: skip
+        instances = sample_instances(env, n)
         conversations = [
             [{"role": "system", "content": SYSTEM}, {"role": "user", "content": instance.prompt}]
             for _, instance in instances

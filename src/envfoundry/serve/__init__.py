@@ -1,0 +1,1 @@
+"""Serving environments to trainers over the network (each module says what it serves)."""
