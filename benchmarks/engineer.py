@@ -19,7 +19,7 @@ and evaluated once and shared (hard links): the arms differ from their first pro
 ablations) in place of the checkpoint. Each arm's run directory (``RUN_DIR/ARM``) is an engineer
 run: ``envfoundry report RUN_DIR/ARM`` draws it; its weights are removed after the arm unless
 ``--keep-weights``. The results file is rewritten after every arm, so a run cut short keeps the
-arms it finished.
+arms it finished; ``--resume`` continues such a run (each arm is an engineer run: ``--resume``).
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def share_stage_one(shared: Path, out: Path) -> None:
     shutil.copytree(shared / "stage-1", out / "stage-1", copy_function=os.link)
 
 
-def row(arm: str, state: dict[str, Any], seconds: float) -> dict[str, Any]:
+def row(arm: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The arm's figures; ``seconds`` is what its own stages cost (stage 1's training and evaluation
+    are shared, so its record holds the engineer's time only)."""
     stages = state["stages"]
     current = [next(c for c in r["summary"]["cells"] if c["cell"] == "current") for r in stages]
     outcomes = [r["engineer"]["outcome"] for r in stages]
@@ -75,7 +77,7 @@ def row(arm: str, state: dict[str, Any], seconds: float) -> dict[str, Any]:
         "rejected": outcomes.count("rejected"), "repaired": outcomes.count("repaired"), "outcomes": outcomes,
         "configs": [r["config"] for r in stages], "next_config": stages[-1]["next_config"],
         "diffs": [r["diff"] for r in stages], "rationales": [r["engineer"]["rationale"] for r in stages],
-        "seconds": round(seconds, 1),
+        "seconds": round(sum(sum(r["seconds"].values()) for r in stages), 1),
     }  # fmt: skip
 
 
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engineer-model", default=None, help="the model id at that server")
     parser.add_argument("--run-dir", default="runs/bench_engineer")
     parser.add_argument("--keep-weights", action="store_true", help="keep each arm's stage policies")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
     parser.add_argument("--out", default="benchmarks/results/engineer.json")
     args = parser.parse_args(argv)
     every = arms(args.engineer)
@@ -101,13 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown arm {unknown[0]!r}; the arms are {', '.join(every)}")
     root = Path(args.run_dir)
-    shutil.rmtree(root, ignore_errors=True)
+    if not args.resume:
+        shutil.rmtree(root, ignore_errors=True)
     started = time.perf_counter()
     policy = args.policy or "embedded"
-    if args.warmup_steps and not args.policy:
+    if args.warmup_steps and not args.policy and not (root / "warmup" / "warmup.json").is_file():
         print(f"format warm-up: {args.warmup_steps} steps on MAPF-FrozenLake's references (shared by every arm)")
         warm_up(model="embedded", envs="mapf_frozenlake", out=str(root / "warmup"), eval_seeds=0,
                 config=WarmupConfig(steps=args.warmup_steps, batch_size=4, max_length=768, learning_rate=1e-4))  # fmt: skip
+    if args.warmup_steps and not args.policy:
         policy = str(root / "warmup")
     warmup_seconds = time.perf_counter() - started
     common = {**SETTINGS, "stages": args.stages, "steps_per_stage": args.steps_per_stage, "policy": policy,
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
               "validation_seeds": args.validation_seeds, "engineer_max_tokens": args.engineer_max_tokens}  # fmt: skip
     print("stage 1, shared by every arm: training and evaluation")
     shared = root / "shared"
-    first = run_engineer(EngineerConfig(**{**common, "stages": 1}, engineer="fixed", out=str(shared)))
+    first = run_engineer(EngineerConfig(**{**common, "stages": 1}, engineer="fixed", out=str(shared),
+                                        resume=(shared / "engineer.json").is_file()))  # fmt: skip
     start = first["stages"][0]
     settings = {**common, "validation_levels": list(SETTINGS["validation_levels"]),
                 "warmup_steps": 0 if args.policy else args.warmup_steps}  # fmt: skip
@@ -123,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     for arm in chosen:
         print(f"\narm {arm}")
         out = root / arm
-        share_stage_one(shared, out)
-        began = time.perf_counter()
-        state = run_engineer(EngineerConfig(**common, **every[arm], out=str(out)))
-        rows.append(row(arm, state, time.perf_counter() - began))
+        resume = (out / "engineer.json").is_file()
+        if not resume:
+            share_stage_one(shared, out)
+        state = run_engineer(EngineerConfig(**common, **every[arm], out=str(out), resume=resume))
+        rows.append(row(arm, state))
         if not args.keep_weights:
             for weights in out.glob("stage-*/train/final/*.safetensors"):
                 weights.unlink()
