@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import deque
 
 import envfoundry
-from envfoundry.envs.grid_maze import MOVES, carve, open_loops
+from envfoundry.envs.grid_maze import _NEWEST_BIAS, MOVES, carve, open_loops
 
 ENV = envfoundry.make("grid_maze")
 
@@ -161,3 +162,105 @@ def test_prompt_shows_the_grid_and_an_example_that_is_never_right():
             assert " ".join(row) in inst.prompt
         example = inst.prompt.split("for example <answer>")[1].split("</answer>")[0]
         assert not ENV.score_answer(inst, example).correct
+
+
+def reference_carve(rng: random.Random, width: int, height: int) -> int:
+    """The growing tree as first written, cell by cell over (row, column) pairs: per option, the
+    neighbour and the five cells around it on the far side must all be closed; a reservoir
+    sample picks among the options. ``carve`` must make exactly these mazes from the same draws."""
+    steps = list(MOVES.values())
+    cells = [(r, c) for r in range(height) for c in range(width)]
+
+    def inside(cell: tuple[int, int]) -> bool:
+        return 0 <= cell[0] < height and 0 <= cell[1] < width
+
+    def options(cell: tuple[int, int], came: int | None) -> list[tuple[tuple[int, int], int]]:
+        found = []
+        for move, (dr, dc) in enumerate(steps):
+            tr, tc = cell[0] + dr, cell[1] + dc
+            if (came is not None and steps[came] == (-dr, -dc)) or not inside((tr, tc)):
+                continue
+            around = [(tr, tc), (tr + dr, tc + dc), (tr + dc, tc + dr), (tr - dc, tc - dr),
+                      (tr + dr + dc, tc + dc + dr), (tr + dr - dc, tc + dc - dr)]  # fmt: skip
+            if not any(inside(p) and p in opened for p in around):
+                found.append(((tr, tc), move))
+        return found
+
+    first = cells[int(rng.random() * len(cells))]
+    opened = {first}
+    active: list[tuple[tuple[int, int], int | None]] = [(first, None)]
+    while active:
+        index = len(active) - 1 if rng.random() < _NEWEST_BIAS else int(rng.random() * len(active))
+        valid = options(*active[index])
+        chosen = None
+        for k, option in enumerate(valid, start=1):
+            if k == 1 or rng.random() * k < 1:
+                chosen = option
+        if len(valid) < 2:
+            del active[index]
+        if chosen is not None:
+            opened.add(chosen[0])
+            active.append(chosen)
+    return sum(1 << ((r + 1) * (width + 1) + c) for r, c in opened)
+
+
+def reference_open_loops(rng: random.Random, opened: int, width: int, height: int, share: float) -> int:
+    """Knocking out walls as first written: the walls between two corridors in a straight line,
+    in cell order, then a partial Fisher-Yates shuffle."""
+
+    def is_open(r: int, c: int) -> bool:
+        return 0 <= r < height and 0 <= c < width and bool(opened >> ((r + 1) * (width + 1) + c) & 1)
+
+    walls = [
+        (r, c)
+        for r in range(height)
+        for c in range(width)
+        if not is_open(r, c) and (is_open(r, c - 1) and is_open(r, c + 1)) != (is_open(r - 1, c) and is_open(r + 1, c))
+    ]
+    for i in range(round(share * len(walls))):
+        j = i + int(rng.random() * (len(walls) - i))
+        walls[i], walls[j] = walls[j], walls[i]
+        opened |= 1 << ((walls[i][0] + 1) * (width + 1) + walls[i][1])
+    return opened
+
+
+def test_carving_and_loops_equal_the_straightforward_versions():
+    # The bit-set carving is an optimisation: same draws, same mazes (instances keep their version).
+    for width, height in ((5, 5), (7, 7), (8, 5), (13, 9), (25, 25)):
+        for seed in range(40 if width < 25 else 8):
+            a, b = random.Random(seed), random.Random(seed)
+            opened = carve(a, width, height)
+            assert opened == reference_carve(b, width, height), (width, height, seed)
+            share = (0.05, 0.12, 0.3)[seed % 3]
+            assert open_loops(a, opened, width, height, share) == reference_open_loops(b, opened, width, height, share)
+            assert a.random() == b.random()  # the same number of draws
+
+
+def test_verify_of_the_reference_equals_the_full_walk():
+    # verify skips the walk for the stored route; walking it must give the same judgement.
+    for seed in range(20):
+        state = ENV.sample(seed, level=0.5).state
+        walked = dict(state, solution="")  # no shortcut: parse and walk
+        for answer in (state["solution"], state["solution"].lower(), " ".join(state["solution"])):
+            assert ENV.verify(state, answer) == ENV.verify(walked, answer)
+            assert ENV.verify(state, answer).reward == 1.0
+
+
+def test_prompt_board_spaces_every_cell():
+    state = hand_state()
+    assert "S . . #\n. # . #\n. . . G" in ENV.prompt(state)
+    odd = dict(state, grid=["S.é", "..G"])  # not ASCII: the plain join
+    assert "S . é\n. . G" in ENV.prompt(odd)
+
+
+# sha256 of the JSON of instances at three levels; it changes only with GridMaze.version.
+INSTANCES_DIGEST = "0b6c1777752a7beafd05a765b9325d072a23e0857dbe64bd39be7dae760a3bb4"
+
+
+def test_instances_are_unchanged_for_this_version():
+    digest = hashlib.sha256()
+    for level in (0.0, 0.5, 1.0):
+        for seed in range(15):
+            digest.update(ENV.sample(seed, level=level).to_json().encode())
+    assert ENV.version == 1
+    assert digest.hexdigest() == INSTANCES_DIGEST

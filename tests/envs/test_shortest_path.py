@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import itertools
 import json
+import random
 import re
 import time
 
@@ -151,3 +154,82 @@ def test_long_run_of_spaces_before_an_arrow_is_rejected_quickly(env):
     assert time.perf_counter() - began < 1.0
     assert verdict.reward == 0.0
     assert env.score_answer(instance, instance.reference.replace(" ", "  ->  ")).correct
+
+
+def reference_generate(rng: random.Random, nodes: int, extra_edges: float, max_weight: int) -> dict:
+    """The generator as first written, one draw at a time, with a textbook Dijkstra on
+    (distance, node) pairs. ``ShortestPath.generate`` must make exactly these instances."""
+    n = nodes
+    keys = [rng.random() for _ in range(n)]
+    order = sorted(range(n), key=lambda node: keys[node])
+    weight = {}
+    for i in range(1, n):
+        x = rng.random() * i
+        j = int(x)
+        weight[tuple(sorted((order[i], order[j])))] = 1 + int((x - j) * max_weight)
+    wanted = min(round(extra_edges * n), n * (n - 1) // 2 - (n - 1))
+    attempts = 0
+    while wanted > 0 and attempts < 50 * n:
+        attempts += 1
+        x = rng.random() * n
+        u = int(x)
+        x = (x - u) * n
+        v = int(x)
+        pair = tuple(sorted((u, v)))
+        if u != v and pair not in weight:
+            weight[pair] = 1 + int((x - v) * max_weight)
+            wanted -= 1
+    neighbours: dict[int, list[tuple[int, int]]] = {node: [] for node in range(n)}
+    for (u, v), w in weight.items():
+        neighbours[u].append((v, w))
+        neighbours[v].append((u, w))
+    source = int(rng.random() * n)
+    dist, parent, settled, heap = {source: 0}, {}, [], [(0, source)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if u in settled:
+            continue
+        settled.append(u)
+        for v, w in neighbours[u]:
+            if d + w < dist.get(v, d + w + 1):
+                dist[v], parent[v] = d + w, u
+                heapq.heappush(heap, (d + w, v))
+    far = settled[-max(1, (n - 1) // 3) :]
+    target = far[int(rng.random() * len(far))]
+    path = [target]
+    while path[-1] != source:
+        path.append(parent[path[-1]])
+    return {
+        "nodes": n,
+        "edges": [[u, v, w] for (u, v), w in sorted(weight.items())],
+        "source": source,
+        "target": target,
+        "optimum": dist[target],
+        "path": path[::-1],
+    }
+
+
+def test_generate_equals_the_straightforward_version(env):
+    # The batched draws and the C loops are an optimisation: same draws, same instances.
+    for params in (
+        {"nodes": 5, "extra_edges": 1.5, "max_weight": 9},  # dense: many rejected pairs
+        {"nodes": 25, "extra_edges": 0.3, "max_weight": 9},
+        {"nodes": 40, "extra_edges": 1.5, "max_weight": 99},
+    ):
+        for seed in range(40):
+            a, b = random.Random(seed), random.Random(seed)
+            assert env.generate(a, **params) == reference_generate(b, **params), (params, seed)
+            assert a.random() == b.random()  # the same number of draws
+
+
+# sha256 of the JSON of instances at three levels; it changes only with ShortestPath.version.
+INSTANCES_DIGEST = "7945f665a18f0b8105b2d28b441a7444845c87e757066a054647e9d848855324"
+
+
+def test_instances_are_unchanged_for_this_version(env):
+    digest = hashlib.sha256()
+    for level in (0.0, 0.5, 1.0):
+        for seed in range(15):
+            digest.update(env.sample(seed, level=level).to_json().encode())
+    assert env.version == 1
+    assert digest.hexdigest() == INSTANCES_DIGEST

@@ -36,8 +36,11 @@ _INSTRUCTIONS = {example: answer_instruction(example) for example in _EXAMPLES}
 _TO_CELLS = str.maketrans("01", WALL + OPEN)
 # The same digits as bytes 0 and 1, which itertools.compress reads as false and true.
 _TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
-# The moves (indices into MOVES, in that order) whose bits are set in a 4-bit pattern.
-_MOVES_OF = tuple(tuple(move for move in range(4) if pattern >> move & 1) for pattern in range(16))
+# For each 4-bit pattern: how many bits are set, and the moves they stand for (indices into MOVES,
+# in that order).
+_OPTIONS = tuple(
+    (len(moves), moves) for moves in (tuple(m for m in range(4) if pattern >> m & 1) for pattern in range(16))
+)
 
 
 class _Layout(NamedTuple):
@@ -51,7 +54,7 @@ class _Layout(NamedTuple):
     entries: list  # per cell: ``(4 * cell, ways)``, ``ways[move]`` = ``(keep, bit, entry)`` of the neighbour
 
 
-# Several sizes live side by side in a curriculum; a 25x25 layout takes about 0.5 MB.
+# Several sizes live side by side in a curriculum; a 25x25 layout takes about 0.7 MB.
 @functools.lru_cache(maxsize=32)
 def _layout(width: int, height: int) -> _Layout:
     """The grid's fixed tables (see ``_Layout``).
@@ -126,12 +129,10 @@ def carve(rng: random.Random, width: int, height: int) -> int:
     free = layout.free & layout.keep[first]
     # The cells that may still grow, oldest first, as entries of ``layout.entries``.
     active = [layout.entries[first]]
-    moves_of = _MOVES_OF
     while active:
         index = -1 if rand() < _NEWEST_BIAS else trunc(rand() * len(active))
         shift, ways = active[index]
-        moves = moves_of[free >> shift & 15]
-        options = len(moves)
+        options, moves = _OPTIONS[free >> shift & 15]
         if options < 2:
             # A cell that cannot grow now never can (opening cells only rules moves out), and one
             # with a single way out has none left once it takes it: either leaves for good.
@@ -215,14 +216,18 @@ class GridMaze(Environment):
         while not (opened >> start) & 1:
             start = cells[trunc(rand() * len(cells))]
         # Breadth-first search one whole layer at a time: the next layer is every unseen open
-        # neighbour of the current one (see _layout for why shifts need no masks).
+        # neighbour of the current one (see _layout for why shifts need no masks). With
+        # pair = layer | layer << (stride - 1), the neighbours pair << 1 | pair >> stride are the
+        # layer shifted by +1, +stride, -stride and -1: three shifts instead of four.
         layers = []
         add_layer = layers.append
         frontier, unseen = 1 << start, opened
+        down_left = stride - 1
         while frontier:
             add_layer(frontier)
             unseen ^= frontier
-            frontier = ((frontier >> 1) | (frontier << 1) | (frontier >> stride) | (frontier << stride)) & unseen
+            pair = frontier | frontier << down_left
+            frontier = (pair << 1 | pair >> stride) & unseen
         farthest = len(layers) - 1
         # At least two moves where the maze reaches that far (carving a 5x5 or larger grid always does).
         threshold = max(min(2, farthest), math.ceil(goal_distance * farthest))
@@ -270,12 +275,22 @@ class GridMaze(Environment):
     def prompt(self, state: dict) -> str:
         grid = state["grid"]
         height, width = len(grid), len(grid[0])
-        # Spaces between all characters, then none around the line breaks: two passes in C.
-        board = " ".join("\n".join(grid)).replace(" \n ", "\n")
+        # Spaces between all characters, then none around the line breaks. An ASCII grid (every
+        # generated one) skips the string per character that " ".join(text) makes: its bytes go to
+        # every other byte of a line of spaces.
+        text = "\n".join(grid)
+        if text.isascii():
+            spaced = bytearray(b" " * (2 * len(text) - 1))
+            spaced[::2] = text.encode()
+            board = spaced.decode().replace(" \n ", "\n")
+        else:
+            board = " ".join(text).replace(" \n ", "\n")
         (sr, sc), (gr, gc) = state["start"], state["goal"]
         # An example of another length than the optimum is never right, so the walk is rarely needed.
         optimal = state["optimal"]
-        example = next(e for e in _EXAMPLES if len(e) != optimal or self.verify(state, e).reward < 1.0)
+        for example in _EXAMPLES:
+            if len(example) != optimal or self.verify(state, example).reward < 1.0:
+                break
         return (
             f"Here is a maze of {height} rows and {width} columns. '#' is a wall, '.' is an open cell, 'S' is "
             f"the start and 'G' is the goal (both are open cells). Rows are numbered 0 to {height - 1} from top to "
@@ -292,14 +307,15 @@ class GridMaze(Environment):
         return state["solution"]
 
     def verify(self, state: dict, answer: str) -> Score:
-        moves = parse_moves(answer)
-        optimal = state["optimal"]
+        optimal, solution = state["optimal"], state["solution"]
+        # The stored route is the one BFS read back: legal, ending on G and of optimal length by
+        # construction, so walking it (most of verify's time) would only confirm it; written as
+        # the reference writes it, it needs no parsing either.
+        moves = solution if answer == solution else parse_moves(answer)
+        if moves == solution:
+            return Score(1.0, f"reaches G in the optimal {optimal} moves", {"failure": "none", "length": optimal})
         if moves is None:
             return Score(0.0, "answer must be a string of the move letters U, D, L, R", {"failure": "parse_error"})
-        if moves == state["solution"]:
-            # The stored route is the one BFS read back: legal, ending on G and of optimal length
-            # by construction, so the walk below (most of verify's time) would only confirm it.
-            return Score(1.0, f"reaches G in the optimal {optimal} moves", {"failure": "none", "length": optimal})
         grid = state["grid"]
         height, width = len(grid), len(grid[0])
         row, col = state["start"]
