@@ -11,17 +11,10 @@ BIN := $(VENV)/bin
 
 .PHONY: train tour test bench bench-learning sandbox-deps report-deps clean
 
-# llama-cpp-python (the dev extra's real OpenAI-compatible server) compiles llama.cpp; built for the
-# host CPU (GGML_NATIVE, its default) it crashed with a general protection fault in libggml-cpu on
-# the first request on an AMX Xeon, so it is built for generic x86-64, and not from pip's wheel
-# cache, which may hold a native build. Its multimodal library (LLAVA_BUILD) is left out: the
-# server loads it only for image models (the build is then 140 compile steps, about 7 minutes here).
-LLAMA_CPP ?= llama-cpp-python>=0.3
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH),$(BIN)/python -m pip install --quiet '$(TORCH)')
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps '$(LLAMA_CPP)'
 	$(BIN)/python -m pip install --quiet -e '.[dev,train,report,serve,verl,ray]'
 	touch $@
 

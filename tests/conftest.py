@@ -1,5 +1,5 @@
 """Shared fixtures: small environments written for the tests, sound and unsound; a chat-model
-double; a real OpenAI-compatible server (llama.cpp's) for integration tests; one real ``envfoundry
+double; a real OpenAI-compatible server (``transformers serve``) for integration tests; one real ``envfoundry
 train`` run that the training and report tests share (training is the suite's costliest step)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import random
 import socket
 import subprocess
@@ -75,7 +76,7 @@ def scripted_chat() -> type[ScriptedChat]:
     return ScriptedChat
 
 
-LLAMA_SERVER_MODEL = "smollm2"  # the model id the `llama_server` fixture serves the embedded GGUF under
+SERVED_MODEL = "smollm2"  # the model id the `openai_server` fixture serves the embedded model under
 
 
 def _free_port() -> int:
@@ -84,36 +85,47 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def llama_server():
-    """The base URL (``http://127.0.0.1:PORT/v1``) of llama.cpp's OpenAI-compatible server
-    (llama-cpp-python) serving the embedded SmolLM2 GGUF as ``smollm2``, for one test module."""
-    pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server] (the dev extra installs it)")
-    from envfoundry.llm.embedded import locate_gguf
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory):
+    """The base URL (``http://127.0.0.1:PORT/v1``) of a real OpenAI-compatible server: Hugging Face's
+    ``transformers serve`` (FastAPI on uvicorn) serving the embedded SmolLM2-135M as ``smollm2``,
+    started once for the whole session. The model is a directory named ``smollm2`` in the server's
+    working directory (a link to the converted embedded model), which is what names it on the API."""
+    pytest.importorskip("torch", reason="the server runs the model with torch (pip install -e '.[train]')")
+    from transformers.utils.import_utils import is_serve_available
 
+    if not is_serve_available():
+        pytest.skip("needs transformers[serving] (the dev extra installs it)")
+    from envfoundry.llm.embedded import embedded_model_dir
+
+    home = tmp_path_factory.mktemp("openai-server")
+    (home / SERVED_MODEL).symlink_to(embedded_model_dir(), target_is_directory=True)
     port = _free_port()
+    log = (home / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(locate_gguf()), "--model_alias", LLAMA_SERVER_MODEL,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--verbose", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "transformers.cli.transformers", "serve", SERVED_MODEL, "--host", "127.0.0.1",
+         "--port", str(port), "--model-timeout", "86400", "--log-level", "warning"],
+        cwd=home, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
-                    if LLAMA_SERVER_MODEL in json.dumps(json.load(reply)):
+                    if SERVED_MODEL in json.dumps(json.load(reply)):
                         break
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("llama.cpp's server did not come up")
+                log.flush()
+                pytest.fail("transformers serve did not come up: " + (home / "server.log").read_text()[-1500:])
             time.sleep(0.5)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 @dataclass(frozen=True)

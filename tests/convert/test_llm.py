@@ -2,7 +2,7 @@
 and a problem whose written generator fails falls back to growing its examples by mutation.
 
 The model is scripted (replies fixed per problem); the path to a real server is the one
-``tests/llm`` drives against llama.cpp."""
+``tests/llm`` drives against ``transformers serve``."""
 
 from __future__ import annotations
 

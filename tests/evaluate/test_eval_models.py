@@ -1,4 +1,4 @@
-"""``envfoundry eval`` end to end on real models: llama.cpp's OpenAI-compatible server and the
+"""``envfoundry eval`` end to end on real models: an OpenAI-compatible server (``transformers serve``) and the
 embedded SmolLM2-135M, a handful of short replies each."""
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ def _check(result, backend, model):
     assert usage["prompt_tokens"] > 4 * 50  # the system prompt and the instance went in
 
 
-def test_eval_through_an_openai_compatible_server(llama_server, capsys, tmp_path):
+def test_eval_through_an_openai_compatible_server(openai_server, capsys, tmp_path):
     pytest.importorskip("reasoning_gym")
     out = tmp_path / "eval.json"
-    code = main(["eval", "--llm", llama_server, "--model", "smollm2", *SUITE, "--batch-size", "2", "--out", str(out),
+    code = main(["eval", "--llm", openai_server, "--model", "smollm2", *SUITE, "--batch-size", "2", "--out", str(out),
                  "--json", "--quiet"])  # fmt: skip
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and json.loads(out.read_text()) == result

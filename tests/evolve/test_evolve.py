@@ -66,6 +66,8 @@ def test_bad_settings_are_one_clear_sentence(tmp_path):
         EvolveConfig(policy="http://localhost:1/v1", out=str(tmp_path))
     with pytest.raises(InvalidInputError, match="proposals must be at least 1"):
         EvolveConfig(proposals=0, out=str(tmp_path))
+    with pytest.raises(InvalidInputError, match="examples must be 0 or more"):
+        EvolveConfig(examples=-1, out=str(tmp_path))
     bad = tmp_path / "evolve.toml"
     bad.write_text("stages = 2\nstagez = 3\n")
     with pytest.raises(InvalidInputError, match="unknown setting 'stagez'"):
@@ -140,8 +142,9 @@ def test_stages_admit_reject_train_on_the_archive_and_evaluate(tmp_path, scripte
 
 def test_the_policy_is_trained_as_the_generator_with_grpo(tmp_path):
     out = tmp_path / "run"
+    # No seed environment in the prompt (--examples 0): a third of the tokens to train on.
     config = EvolveConfig(**{**TINY, "proposals": 2}, stages=1, generator="policy", generator_group_size=2,
-                          generator_max_tokens=8, out=str(out))  # fmt: skip
+                          generator_max_tokens=8, examples=0, out=str(out))  # fmt: skip
     state = evolve(config, progress=False)
     generator = state["stages"][0]["generator"]
     assert generator["trained"] and generator["proposals"] == 2
@@ -150,6 +153,7 @@ def test_the_policy_is_trained_as_the_generator_with_grpo(tmp_path):
     with Archive(out / "archive") as archive:
         candidates = archive.candidates()
         assert len(candidates) == 2 and all(c.lineage["mode"] in ("new", "mutate", "repair") for c in candidates)
+        assert all(c.lineage["parents"] == [] for c in candidates if c.lineage["mode"] == "new")
         assert archive.runs()[0]["config"]["mode"] == "grpo"
     # Training continued from the policy the generator role had trained.
     train_config = json.loads((out / "stage-1" / "train" / "eval.json").read_text())["config"]
@@ -220,12 +224,11 @@ def test_a_run_killed_mid_synthesis_and_mid_training_resumes_to_the_same_end(tmp
     assert "proposed" in done.stdout and "admitted nothing" in done.stdout
 
 
-
-def test_a_policy_served_over_the_openai_api_writes_solves_and_is_evaluated(tmp_path, llama_server):
-    # llama.cpp's server with the embedded GGUF: the policy generates, calibrates and is evaluated
+def test_a_policy_served_over_the_openai_api_writes_solves_and_is_evaluated(tmp_path, openai_server):
+    # A real OpenAI-compatible server (transformers serve) with the embedded model: the policy generates, calibrates and is evaluated
     # through the OpenAI API; nothing local to train, and the stage says so.
     out = tmp_path / "run"
-    config = EvolveConfig(**{**TINY, "proposals": 1}, stages=1, policy=llama_server, policy_model="smollm2",
+    config = EvolveConfig(**{**TINY, "proposals": 1}, stages=1, policy=openai_server, policy_model="smollm2",
                           generator_max_tokens=48, out=str(out))  # fmt: skip
     state = evolve(config, progress=False)
     entry = state["stages"][0]

@@ -19,7 +19,7 @@ def test_the_embedded_model_writes_candidates_and_every_one_is_judged_and_archiv
     with Archive(tmp_path / "archive") as archive:
         summary = synthesize(
             model, archive, rounds=1, candidates=2, max_tokens=96, progress=False, repair=False,
-            example_chars=4_000, context_options={"reviews": 2, "calibration_per_level": 2, "max_tokens": 32},
+            examples=0, context_options={"reviews": 2, "calibration_per_level": 2, "max_tokens": 32},
         )  # fmt: skip
         records = archive.candidates(run_id=summary["run_id"])
         funnel = summary["funnel"]

@@ -128,7 +128,7 @@ class GeneratorReward:
 
 def train_generator(model_spec: str, archive: Any, solver: Any, out: Path, *, steps: int, group_size: int,
                     max_tokens: int, learning_rate: float, seed: int, run_info: dict[str, Any],
-                    example_chars: int, resume: bool) -> dict[str, Any]:  # fmt: skip
+                    examples: int, example_chars: int, resume: bool) -> dict[str, Any]:  # fmt: skip
     """GRPO on the generator role: ``steps`` steps of ``group_size`` modules for one proposal each;
     the trained policy is saved to ``out/final``. Returns the stage's generator summary."""
     from trl import GRPOConfig, GRPOTrainer
@@ -144,7 +144,7 @@ def train_generator(model_spec: str, archive: Any, solver: Any, out: Path, *, st
     context = Context(generator=None, solver=solver, novelty_index=novelty_index(archive))
     reward = GeneratorReward(context, archive, run_id)
     rng = random.Random(seed)
-    proposer = Proposer(model_spec, rng, 1, example_chars)
+    proposer = Proposer(model_spec, rng, examples, example_chars)
     from datasets import IterableDataset
 
     dataset = IterableDataset.from_generator(proposal_rows, gen_kwargs={"root": str(archive.root),

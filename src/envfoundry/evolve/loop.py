@@ -70,6 +70,9 @@ class EvolveConfig:
                                        "(a GRPO group)")  # fmt: skip
     generator_max_tokens: int = option(512, "tokens per generated module")
     generator_learning_rate: float = option(1e-6, "GRPO learning rate of the generator role")
+    examples: int = option(
+        1, "seed environments shown in each generator prompt (0: the contract alone, a prompt about a third as long)"
+    )
     example_chars: int = option(6_000, "seed environments shown to the generator are at most this long")
     steps: int = option(2, "GRPO steps of the solver role per stage")
     group_size: int = option(4, "completions per prompt (a GRPO group)")
@@ -92,6 +95,8 @@ class EvolveConfig:
         for name in ("stages", "proposals", "generator_max_tokens", "steps", "eval_seeds", "example_chars"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.examples < 0:
+            raise InvalidInputError(f"examples must be 0 or more, got {self.examples}")
         if self.generator_group_size < 2:
             raise InvalidInputError(f"generator_group_size must be at least 2 (GRPO compares modules), "
                                     f"got {self.generator_group_size}")  # fmt: skip
@@ -289,7 +294,7 @@ def _synthesis(config: EvolveConfig, state: dict[str, Any], entry: dict[str, Any
             state["policy"], archive, solver_model, where,
             steps=math.ceil(config.proposals / config.generator_group_size), group_size=config.generator_group_size,
             max_tokens=config.generator_max_tokens, learning_rate=config.generator_learning_rate, seed=seed,
-            run_info=label, example_chars=config.example_chars, resume=config.resume,
+            run_info=label, examples=config.examples, example_chars=config.example_chars, resume=config.resume,
         )  # fmt: skip
         state["policy"] = str(where / "final")  # training continues from the policy that wrote them
     else:
@@ -299,8 +304,8 @@ def _synthesis(config: EvolveConfig, state: dict[str, Any], entry: dict[str, Any
                                       for record in gen.stage_records(archive, label))  # fmt: skip
         if owed > 0:
             synthesize(model, archive, rounds=1, candidates=owed, solver=solver_model, seed=seed, progress=False,
-                       max_tokens=config.generator_max_tokens, example_chars=config.example_chars,
-                       run_info=label)  # fmt: skip
+                       max_tokens=config.generator_max_tokens, examples=config.examples,
+                       example_chars=config.example_chars, run_info=label)  # fmt: skip
         summary = {**gen.summarise(gen.record_rewards(gen.stage_records(archive, label))), "trained": False}
     records = gen.stage_records(archive, label)
     entry["synthesis"] = {"run_ids": sorted({record.run_id for record in records if record.run_id}),

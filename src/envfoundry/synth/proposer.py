@@ -66,13 +66,13 @@ def _system() -> dict[str, str]:
 
 
 def new_messages(examples: list[tuple[str, str]], archived: list[str], kind: str, family: str) -> list[dict[str, str]]:
-    shown = "\n\n".join(f"Example environment `{name}`:\n```python\n{source}\n```" for name, source in examples)
+    shown = "".join(f"Example environment `{name}`:\n```python\n{source}\n```\n\n" for name, source in examples)
     taken = ", ".join(sorted(archived)) or "none yet"
     return [
         _system(),
         {
             "role": "user",
-            "content": f"{CONTRACT}\n\n{shown}\n\nAlready taken (do not repeat these tasks): {taken}.\n\n"
+            "content": f"{CONTRACT}\n\n{shown}Already taken (do not repeat these tasks): {taken}.\n\n"
             f"Write a NEW environment of kind {KINDS[kind]}, in the family '{family}'. "
             "Reply with the complete module.",
         },

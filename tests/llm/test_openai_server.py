@@ -1,24 +1,20 @@
-"""The OpenAI-compatible backend against a real server: llama.cpp's (llama-cpp-python) serving the
-SmolLM2 GGUF on 127.0.0.1, and the model stages of validation driven through it."""
+"""The OpenAI-compatible backend against a real server: Hugging Face's ``transformers serve``
+serving the embedded SmolLM2-135M on 127.0.0.1, and the model stages of validation driven through it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
-
 from envfoundry.cli.main import main
 from envfoundry.llm import OpenAIChat
 
-pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server] (the dev extra installs it)")
-
 CORPUS = Path(__file__).parents[1] / "synth" / "corpus"
-MODEL = "smollm2"  # the alias the `llama_server` fixture (tests/conftest.py) serves the GGUF under
+MODEL = "smollm2"  # the id the `openai_server` fixture (tests/conftest.py) serves the embedded model under
 
 
-def test_chat_and_batches_against_llama_cpp(llama_server):
-    model = OpenAIChat(llama_server, MODEL, concurrency=2, api_key="not-needed")
+def test_chat_and_batches_against_a_real_server(openai_server):
+    model = OpenAIChat(openai_server, MODEL, concurrency=2, api_key="not-needed")
     reply = model.chat([{"role": "user", "content": "What is 2 + 2? Answer with a number."}], max_tokens=16,
                        temperature=0.0)  # fmt: skip
     assert reply.text.strip() and reply.prompt_tokens > 5 and 0 < reply.completion_tokens <= 16
@@ -28,9 +24,9 @@ def test_chat_and_batches_against_llama_cpp(llama_server):
     assert model.usage.requests == 4 and model.usage.completion_tokens > 0
 
 
-def test_check_runs_review_and_calibration_through_the_server(llama_server, capsys):
+def test_check_runs_review_and_calibration_through_the_server(openai_server, capsys):
     sound = sorted(p for p in CORPUS.glob("admitted_*.py"))[0]
-    code = main(["check", str(sound), "--llm", llama_server, "--model", MODEL, "--max-tokens", "48", "--json"])
+    code = main(["check", str(sound), "--llm", openai_server, "--model", MODEL, "--max-tokens", "24", "--json"])
     report = json.loads(capsys.readouterr().out)
     stages = {s["name"]: s for s in report["stages"]}
     assert stages["review"]["skipped"] is False and len(stages["review"]["verdicts"]) == 3
