@@ -136,6 +136,13 @@ def test_conversion_is_clean_and_cached(model_dir, cache_dir):
     assert embedded_model_dir(cache_dir) == model_dir
     assert time.perf_counter() - start < 1.0
     assert weights.stat().st_mtime_ns == before
+    # Converted again from the same GGUF (the default cache's, made by whichever test came first):
+    # the very same weights.
+    from safetensors.torch import load_file
+
+    default = load_file(embedded_model_dir() / "model.safetensors")
+    converted = load_file(weights)
+    assert default.keys() == converted.keys() and all(default[k].equal(converted[k]) for k in converted)
 
 
 @needs_train_stack
