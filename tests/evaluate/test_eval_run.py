@@ -12,7 +12,7 @@ import envfoundry
 from envfoundry import Environment, IntParam, Score, answer_instruction
 from envfoundry.curriculum import TRAIN_SEED_BASE, Curriculum
 from envfoundry.errors import InvalidInputError
-from envfoundry.evaluate import RG_SUITE, evaluate_envs, held_out_seeds, resolve_suite, run_eval, write_json_atomic
+from envfoundry.evaluate import RG_SUITE, evaluate_envs, held_out_seeds, resolve_suite, run_eval
 from envfoundry.llm import LLMError
 from envfoundry.train.grpo import SYSTEM_PROMPT
 from envfoundry.train.warmup import WARMUP_SEED_BASE
@@ -211,13 +211,6 @@ def test_run_eval_returns_and_writes_the_fixed_format(scripted_chat, tmp_path):
     assert set(example) >= {"seed", "reply", "reason"} and example["reply"] == "I would rather not."
     assert (result["usage"]["requests"], result["usage"]["completion_tokens"]) == (12, 24)
     assert isinstance(result["seconds"], float) and model.usage.requests == 112
-
-
-def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
-    path = write_json_atomic(tmp_path / "eval.json", {"pass_rate": 0.5})
-    with pytest.raises(TypeError):
-        write_json_atomic(path, {"pass_rate": object()})  # fails half-way through serialising
-    assert json.loads(path.read_text()) == {"pass_rate": 0.5} and list(tmp_path.iterdir()) == [path]
 
 
 # ----- suites -------------------------------------------------------------------------------------

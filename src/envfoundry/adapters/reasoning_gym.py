@@ -442,9 +442,9 @@ def vetting() -> dict[str, Any]:
 def record_vetting(table: Mapping[str, Any]) -> None:
     """Write ``table`` as the recorded vetting (``VETTING_FILE``) and forget the one read before. The
     write is atomic: a vetting killed mid-write leaves the previous table, not a truncated one."""
-    from envfoundry.archive.schema import write_atomic
+    from envfoundry.core.files import write_atomic
 
-    write_atomic(VETTING_FILE, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    write_atomic(VETTING_FILE, json.dumps(table, indent=1, sort_keys=True) + "\n")
     vetting.cache_clear()
 
 

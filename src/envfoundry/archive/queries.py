@@ -22,8 +22,8 @@ from envfoundry.archive.schema import (
     Database,
     encode_source,
     valid_name,
-    write_atomic,
 )
+from envfoundry.core.files import write_atomic
 from envfoundry.errors import InvalidInputError
 
 _HASH = re.compile(r"[0-9a-f]{64}")

@@ -17,7 +17,6 @@ import hashlib
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -255,36 +254,6 @@ class Database:
             )
         if version < SCHEMA_VERSION:  # pragma: no cover - no older schema exists yet
             raise ArchiveError(f"the archive '{self.path}' has schema version {version}, which has no migration")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the complete new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms that cannot open directories (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems that refuse directory fsync
-        pass
-    finally:
-        os.close(fd)
 
 
 def _journal_mode_wal(conn: sqlite3.Connection) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.archive.queries import Record, load_records
-from envfoundry.archive.schema import Database, encode_source, valid_name, write_atomic
+from envfoundry.archive.schema import Database, encode_source, valid_name
+from envfoundry.core.files import write_atomic
 from envfoundry.errors import InvalidInputError
 
 INFO_KEYS = ("version", "asymmetry", "family", "description", "calibration", "novelty")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from envfoundry.cli.errors import UsageError
 from envfoundry.cli.executor import add_executor_options, executor_from
+from envfoundry.core.files import write_atomic
 
 
 def _levels(text: str) -> list[float]:
@@ -118,12 +118,9 @@ def cmd_score_batch(args: argparse.Namespace) -> int:
                "format_ok": sum(v.format_ok for v in found) / len(found)} for name, found in sorted(by_env.items())}}  # fmt: skip
     if args.out:
         out = Path(args.out)
-        temporary = out.with_name(out.name + ".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            for index, (instance, verdict) in enumerate(zip(instances, verdicts, strict=True)):
-                handle.write(json.dumps({"index": index, "env": instance.env, "seed": instance.seed,
-                                         **verdict.to_dict()}, sort_keys=True) + "\n")  # fmt: skip
-        os.replace(temporary, out)
+        write_atomic(out, "".join(json.dumps({"index": index, "env": instance.env, "seed": instance.seed,
+                                              **verdict.to_dict()}, sort_keys=True) + "\n"
+                                  for index, (instance, verdict) in enumerate(zip(instances, verdicts, strict=True))))  # fmt: skip
         summary["out"] = str(out)
     if args.json:
         print(json.dumps(summary, indent=2))

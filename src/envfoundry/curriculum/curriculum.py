@@ -27,13 +27,13 @@ import math
 import os
 import random
 import statistics
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from envfoundry.core.environment import Instance
+from envfoundry.core.files import write_json_atomic
 from envfoundry.curriculum.controllers import Controller, controller_from_state, make_controller
 from envfoundry.errors import InvalidInputError
 
@@ -313,13 +313,7 @@ class Curriculum:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state atomically: a crash mid-write leaves the previous file intact."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-            json.dump(self.state_dict(), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
+        write_json_atomic(path, self.state_dict(), indent=None)
 
     def load(self, path: str | os.PathLike[str]) -> None:
         try:

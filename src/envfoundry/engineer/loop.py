@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from envfoundry.archive.schema import write_atomic
+from envfoundry.core.files import write_atomic, write_json_atomic
 from envfoundry.core.params import ParamSpace
 from envfoundry.curriculum import TRAIN_SEED_BASE, build_pool
 from envfoundry.curriculum.pool import PinnedEnvironment
@@ -59,7 +59,7 @@ from envfoundry.engineer.summaries import (
     validation_cells,
 )
 from envfoundry.errors import InvalidInputError
-from envfoundry.evaluate import check_levels, evaluate_envs, make_backend, write_json_atomic
+from envfoundry.evaluate import check_levels, evaluate_envs, make_backend
 from envfoundry.train.run import TrainConfig, last_checkpoint, option, train
 
 STATE = "engineer.json"
@@ -183,7 +183,7 @@ def read_stages(out: str | Path) -> list[dict[str, Any]]:
 
 
 def _write_stages(out: Path, records: Sequence[Mapping[str, Any]]) -> None:
-    write_atomic(out / STAGES, "".join(json.dumps(record) + "\n" for record in records).encode())
+    write_atomic(out / STAGES, "".join(json.dumps(record) + "\n" for record in records))
 
 
 def _start_config(space: ParamSpace, config: EngineerConfig) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def _load_state(out: Path, config: EngineerConfig, name: str, space: ParamSpace,
     else:
         state = {"kind": "engineer", "env": name, "engineer": engineer.name, "ablate": list(engineer.ablate),
                  "config": _settings(config), "space": space.json_schema(), "start": start}  # fmt: skip
-    write_atomic(path, (json.dumps(state, indent=2) + "\n").encode())
+    write_json_atomic(path, state)
     return state
 
 

@@ -18,7 +18,6 @@ from envfoundry.evaluate.run import (
     held_out_seeds,
     make_backend,
     run_eval,
-    write_json_atomic,
 )
 from envfoundry.evaluate.suites import RG_SUITE, SUITES, resolve_suite
 
@@ -35,5 +34,4 @@ __all__ = [
     "make_backend",
     "resolve_suite",
     "run_eval",
-    "write_json_atomic",
 ]

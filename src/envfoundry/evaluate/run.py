@@ -17,7 +17,6 @@ here (the server backend retries on its own) and nothing stops the run.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import statistics
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envfoundry.core.files import write_json_atomic
 from envfoundry.curriculum import TRAIN_SEED_BASE
 from envfoundry.errors import InvalidInputError
 from envfoundry.evaluate.suites import resolve_suite, suite_items
@@ -307,23 +307,6 @@ def model_label(model: ChatModel, model_name: str | None = None) -> str:
         if loaded and Path(loaded).resolve() != embedded_model_dir().resolve():
             return loaded
     return str(model.name)
-
-
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename, so a killed run
-    leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # beside it: the rename stays on one file system
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data, indent=2) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 def run_eval(

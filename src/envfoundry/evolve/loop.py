@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.archive import Archive
-from envfoundry.archive.schema import write_atomic
+from envfoundry.core.files import write_json_atomic
 from envfoundry.errors import InvalidInputError
 from envfoundry.evaluate import run_eval
 from envfoundry.evolve import generator as gen
@@ -177,7 +177,7 @@ def _config_json(config: EvolveConfig) -> dict[str, Any]:
 
 
 def _save(out: Path, state: dict[str, Any]) -> None:
-    write_atomic(out / STATE, (json.dumps(state, indent=2) + "\n").encode())
+    write_json_atomic(out / STATE, state)
 
 
 # ----- the loop -----------------------------------------------------------------------------------

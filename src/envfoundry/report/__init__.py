@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from envfoundry.core.files import write_atomic
 from envfoundry.errors import InvalidInputError
 from envfoundry.report.load import detect_kind, load_run
 from envfoundry.report.model import Run
@@ -39,10 +40,7 @@ def write_report(path: str | os.PathLike[str], out: str | os.PathLike[str] | Non
         raise InvalidInputError(f"cannot write the report to '{target}': it is a directory; give a file name")
     page = render_page(run)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(page, encoding="utf-8")
-        partial.replace(target)
+        write_atomic(target, page)
     except OSError as exc:
         raise InvalidInputError(f"cannot write the report to '{target}': {exc.strerror or exc}") from None
     return target

@@ -11,14 +11,13 @@ the server open a file or an archive it was not started with.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from envfoundry.core.environment import Instance, Verdict
+from envfoundry.core.files import write_json_atomic
 from envfoundry.curriculum import Curriculum, Pool, build_pool
 from envfoundry.errors import EnvfoundryError, InvalidInputError
 from envfoundry.sandbox import SandboxError, SandboxUnavailable
@@ -208,7 +207,7 @@ class Service:
             self._next_seed[name] = start + n
             path = self._seeds_path()
             if path is not None:
-                _write_json_atomically(path, {"next_seed": self._next_seed})
+                write_json_atomic(path, {"next_seed": self._next_seed}, indent=None)
         return list(range(start, start + n))
 
     # ----- curriculum sessions ------------------------------------------------------------------
@@ -235,12 +234,3 @@ class Service:
     def close(self) -> None:
         """Stop every sandbox worker the service started."""
         self.pool.close()
-
-
-def _write_json_atomically(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)

@@ -19,13 +19,13 @@ import functools
 import hashlib
 import importlib.util
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from envfoundry.core.files import write_atomic
 from envfoundry.errors import EnvfoundryError
 
 MODEL_LABEL = "all-MiniLM-L6-v2"
@@ -215,18 +215,8 @@ def _store(key: tuple[str, str], array: Any) -> None:
     that cannot be written (read-only home, full disk) only costs the next process the time."""
     import numpy as np
 
-    directory = _vector_dir(key[0])
-    temporary: str | None = None
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
-            temporary = handle.name
-            np.save(handle, array, allow_pickle=False)
-        os.replace(temporary, directory / f"{key[1]}.npy")
-    except OSError:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+    with contextlib.suppress(OSError):
+        write_atomic(_vector_dir(key[0]) / f"{key[1]}.npy", lambda handle: np.save(handle, array, allow_pickle=False))
 
 
 def unit(vector: Any) -> Any:
