@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, as_usage_errors
 from envfoundry.cli.options import add_options, options_from
 
 
@@ -15,19 +15,14 @@ def cmd_engineer(args: argparse.Namespace) -> int:
     try:
         from envfoundry.engineer import EngineerConfig, resume_config, run_engineer
         from envfoundry.llm import LLMError
-        from envfoundry.sandbox import SandboxError, SandboxUnavailable
     except ImportError as exc:
         raise UsageError(f"engineer needs the train extra (pip install -e '.[train]'): {exc}") from None
-    try:
+    # Bad settings, a model that cannot load, a sandbox that cannot run: one line each.
+    with as_usage_errors(ValueError, OSError, ImportError, LLMError, sandbox="the sandbox cannot run"):
         given = options_from(args, EngineerConfig)
         # --resume continues the run with its own settings; options given again override them.
         config = resume_config(given.pop("out", EngineerConfig.out), given) if given.get("resume") else EngineerConfig(**given)
         state = run_engineer(config)
-    except (ValueError, OSError, ImportError, LLMError) as exc:  # bad settings, a model that cannot load
-        message = str(exc).strip()
-        raise UsageError(message.splitlines()[0] if message else type(exc).__name__) from None
-    except (SandboxError, SandboxUnavailable) as exc:
-        raise UsageError(f"the sandbox cannot run: {exc}") from None
     print("\n".join(stage_table(state)))
     print(f"outputs in {config.out} (stages.jsonl; `envfoundry report {config.out}` draws them)")
     return 0

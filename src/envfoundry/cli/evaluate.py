@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, first_line
 
 
 def _levels(text: str) -> list[float]:
@@ -26,8 +26,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           seeds=args.seeds, max_tokens=args.max_tokens, batch_size=args.batch_size, out=args.out,
                           progress=not args.quiet)  # fmt: skip
     except (ValueError, OSError, ImportError, LLMError) as exc:  # bad settings, a model or package that cannot load
-        message = str(exc).strip()
-        raise UsageError(message.splitlines()[0] if message else type(exc).__name__) from None
+        raise UsageError(first_line(exc)) from None
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

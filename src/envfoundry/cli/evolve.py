@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, as_usage_errors
 from envfoundry.cli.options import add_options, options_from
 
 
@@ -14,17 +14,12 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     try:
         from envfoundry.evolve import EvolveConfig, evolve, load_config
         from envfoundry.llm import LLMError
-        from envfoundry.sandbox import SandboxError, SandboxUnavailable
     except ImportError as exc:
         raise UsageError(f"evolve needs the train extra (pip install -e '.[train]'): {exc}") from None
-    try:
+    # Bad settings, a model that cannot load, a sandbox that cannot run: one line each.
+    with as_usage_errors(ValueError, OSError, ImportError, LLMError, sandbox="the sandbox cannot run"):
         config = load_config(args.config, options_from(args, EvolveConfig))
         state = evolve(config)
-    except (ValueError, OSError, ImportError, LLMError) as exc:  # bad settings, a model that cannot load
-        message = str(exc).strip()
-        raise UsageError(message.splitlines()[0] if message else type(exc).__name__) from None
-    except (SandboxError, SandboxUnavailable) as exc:
-        raise UsageError(f"the sandbox cannot run: {exc}") from None
     print("\n".join(stage_table(state)))
     print(f"outputs in {config.out} (evolve.json; `envfoundry report {config.out}` draws them)")
     return 0

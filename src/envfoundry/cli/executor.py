@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, first_line
 from envfoundry.errors import EnvfoundryError
 
 
@@ -34,7 +34,7 @@ def executor_from(args: argparse.Namespace) -> Iterator[Any]:
     try:
         executor = make_executor(args.executor, workers=args.workers)
     except EnvfoundryError as exc:
-        raise UsageError(str(exc).strip().splitlines()[0]) from None
+        raise UsageError(first_line(exc)) from None
     try:
         yield executor
     finally:

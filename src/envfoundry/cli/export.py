@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, first_line
 from envfoundry.cli.executor import add_executor_options, executor_from
 from envfoundry.core.files import write_atomic
 
@@ -106,7 +106,7 @@ def cmd_score_batch(args: argparse.Namespace) -> int:
         try:
             verdicts = score_pairs(instances, responses, executor=executor, sources=sources, chunk=args.chunk)
         except (InvalidInputError, ImportError) as exc:
-            raise UsageError(str(exc).strip().splitlines()[0]) from None
+            raise UsageError(first_line(exc)) from None
         except SandboxError as exc:
             raise UsageError(f"an environment cannot run in the sandbox: {exc}") from None
     by_env: dict[str, list[Any]] = defaultdict(list)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, as_usage_errors, first_line
 from envfoundry.cli.options import add_options, options_from
 from envfoundry.core import Environment, Instance, registered
 from envfoundry.errors import EnvfoundryError
@@ -218,14 +218,9 @@ def _train_api() -> Any:
 
 def _run_training(job: Any) -> dict[str, Any]:
     """Run ``job()`` with every expected failure as one line."""
-    from envfoundry.sandbox import SandboxError, SandboxUnavailable
-
-    try:
+    # Bad settings, a model that cannot load, a missing package, an environment the sandbox refuses.
+    with as_usage_errors(ValueError, OSError, ImportError, sandbox="an environment in the pool cannot run in the sandbox"):
         return job()
-    except (ValueError, OSError, ImportError) as exc:  # bad settings, a model that cannot load, a missing package
-        raise UsageError(str(exc).strip().splitlines()[0]) from None
-    except (SandboxError, SandboxUnavailable) as exc:
-        raise UsageError(f"an environment in the pool cannot run in the sandbox: {exc}") from None
 
 
 def _rate_table(columns: dict[str, dict[str, dict[str, float]]],
@@ -388,8 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"envfoundry: error: {exc}", file=sys.stderr)
         return 2
     except EnvfoundryError as exc:  # e.g. the sandbox refusing to run without isolation: one line, not a traceback
-        print(f"envfoundry: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
-              file=sys.stderr)  # fmt: skip
+        print(f"envfoundry: error: {first_line(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `envfoundry sample ... | head`
         return 0

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, first_line
 
 
 def cmd_serve_openenv(args: argparse.Namespace) -> int:
@@ -21,8 +21,7 @@ def cmd_serve_openenv(args: argparse.Namespace) -> int:
         server = OpenEnvServer(args.env, host=args.host, port=args.port, level=args.level,
                                first_seed=args.first_seed, max_sessions=args.max_sessions)  # fmt: skip
     except (ValueError, TypeError, ImportError) as exc:  # an unknown environment, a bad level, a port in use
-        message = str(exc).strip()
-        raise UsageError(message.splitlines()[0] if message else type(exc).__name__) from None
+        raise UsageError(first_line(exc)) from None
     except (SandboxError, SandboxUnavailable) as exc:
         raise UsageError(f"cannot run '{args.env}' in the sandbox: {exc}") from None
     level = "the environment's default level" if args.level is None else f"level {args.level:g}"

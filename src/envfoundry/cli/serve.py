@@ -7,7 +7,7 @@ import socket
 import sys
 from typing import Any
 
-from envfoundry.cli.errors import UsageError
+from envfoundry.cli.errors import UsageError, as_usage_errors
 from envfoundry.cli.options import add_options, options_from
 from envfoundry.serve.config import TOKEN_ENV, ServeConfig
 
@@ -40,15 +40,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from envfoundry.serve.service import Service
     except ImportError as exc:
         raise UsageError(f"the service needs the serve extra (pip install -e '.[serve]'): {exc}") from None
-    from envfoundry.sandbox import SandboxError, SandboxUnavailable
-
-    try:
+    # A bad setting or spec, an unreadable state directory, an environment the sandbox refuses.
+    with as_usage_errors(ValueError, TypeError, ImportError, sandbox="an environment in --envs cannot run in the sandbox"):
         service = Service(config)
-    except (ValueError, TypeError, ImportError) as exc:  # a bad setting or spec, an unreadable state directory
-        message = str(exc).strip()
-        raise UsageError(message.splitlines()[0] if message else type(exc).__name__) from None
-    except (SandboxError, SandboxUnavailable) as exc:
-        raise UsageError(f"an environment in --envs cannot run in the sandbox: {exc}") from None
     try:
         sock = bind_socket(config.host, config.port)
     except UsageError:
