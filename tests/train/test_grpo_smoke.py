@@ -93,6 +93,9 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     # A copy resumed (the shared run stays as it was for the other tests).
     out = tmp_path / "run"
     shutil.copytree(first, out)
+    # As if the first run had logged step 2 and been killed before checkpointing it, mid-line.
+    with (out / "curriculum.jsonl").open("a") as log:
+        log.write(json.dumps({**step_one, "global_step": 2, "stale": True}) + '\n{"global_st')
     common = ["train", *cli_train_run.options, "--out", str(out)]
     # Resumed with W&B (offline: files only) as the logger this time.
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -105,8 +108,11 @@ def test_the_train_command_checkpoints_evaluates_logs_and_resumes_where_it_left_
     assert resumed["warmup"] == summary["warmup"]  # not warmed up again: the first run's warm-up, read back
     assert resumed["eval"]["warmup"] == {}  # its held-out rates used 2 seeds, this run 1: not comparable
     # One more step, logged after the first run's: it picked up at checkpoint-1 (a fresh start would log 1, 2 again).
-    steps = [json.loads(line)["global_step"] for line in (out / "curriculum.jsonl").read_text().splitlines()]
-    assert steps == [1, 2] and final["next_group"] > saved["next_group"]
+    # The stale step 2 and the torn line are gone, and the summary covers the whole run.
+    log_steps = [json.loads(line) for line in (out / "curriculum.jsonl").read_text().splitlines()]
+    assert [step["global_step"] for step in log_steps] == [1, 2] and not any("stale" in step for step in log_steps)
+    assert final["next_group"] > saved["next_group"]
+    assert resumed["dead_group_share_per_step"] == [step["dead_share"] for step in log_steps]
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
     logged = run_file.read_bytes()
     assert b"curriculum/dead_share" in logged and b"curriculum/countdown/level" in logged

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from envfoundry.curriculum import Curriculum, build_pool
-from envfoundry.train.grpo import CurriculumReward, curriculum_metrics
+from envfoundry.train.grpo import CurriculumReward, curriculum_metrics, resume_step_log
 
 SANDBOXED = Path(__file__).parents[1] / "synth" / "corpus" / "admitted_modular_power.py"
 
@@ -37,3 +38,15 @@ def test_rewards_come_from_each_environment_and_every_group_is_reported_once():
         assert all(env["accuracy"] == 1 / 3 for env in stats["envs"].values())
         metrics = curriculum_metrics(stats)
         assert metrics["curriculum/dead_share"] == 0.0 and metrics["curriculum/modular_power/accuracy"] == 1 / 3
+
+
+def test_a_resumed_step_log_keeps_each_step_up_to_the_checkpoint_once(tmp_path):
+    log = tmp_path / "curriculum.jsonl"
+    # Steps 1-3 by a first run, 2-3 again by a resume from checkpoint 1 (as logs written before
+    # this was mended hold), then step 4 and a line torn by a kill.
+    lines = [{"global_step": n, "run": 1} for n in (1, 2, 3)] + [{"global_step": n, "run": 2} for n in (2, 3, 4)]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"global_step": 5, "ru')
+    kept = resume_step_log(log, last_step=3)
+    assert kept == [{"global_step": 1, "run": 1}, {"global_step": 2, "run": 2}, {"global_step": 3, "run": 2}]
+    assert [json.loads(line) for line in log.read_text().splitlines()] == kept
+    assert resume_step_log(tmp_path / "missing.jsonl", last_step=3) == []  # a run killed before its first step

@@ -15,6 +15,7 @@ Three pieces plug into an unmodified ``GRPOTrainer``:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.core.environment import Instance
+from envfoundry.core.files import write_atomic
 from envfoundry.curriculum import Curriculum
 
 SYSTEM_PROMPT = "Solve the task. Give the final answer inside <answer></answer>."
@@ -110,16 +112,36 @@ def curriculum_metrics(stats: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def make_callback(curriculum: Curriculum, out_dir: Path) -> Any:
+def resume_step_log(path: Path, last_step: int) -> list[dict[str, Any]]:
+    """The steps a resumed run keeps from its step log (``curriculum.jsonl``): those up to its
+    checkpoint's ``last_step``. The file is rewritten (atomically) to hold only them, since the steps
+    after the checkpoint are trained and logged again; a line torn by a kill is dropped with them."""
+    by_step: dict[int, dict[str, Any]] = {}  # a step logged twice (by an older resume): the later line
+    with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                step = json.loads(line)
+            except ValueError:
+                continue
+            number = step.get("global_step") if isinstance(step, dict) else None
+            if isinstance(number, int) and number <= last_step:
+                by_step[number] = step
+    kept = [by_step[number] for number in sorted(by_step)]
+    write_atomic(path, "".join(json.dumps(step) + "\n" for step in kept))
+    return kept
+
+
+def make_callback(curriculum: Curriculum, out_dir: Path, steps: list[dict[str, Any]] | None = None) -> Any:
     """The callback; put it first in the trainer's callback list (``callbacks.insert(0, ...)``) so
-    the curriculum's metrics are in each log before the reporting callbacks see it."""
+    the curriculum's metrics are in each log before the reporting callbacks see it. ``steps``: the
+    steps already logged, for a resumed run (``resume_step_log``)."""
     from transformers import TrainerCallback
 
     class CurriculumCallback(TrainerCallback):
         def __init__(self) -> None:
             self.log_path = Path(out_dir) / "curriculum.jsonl"
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self.steps: list[dict[str, Any]] = []
+            self.steps: list[dict[str, Any]] = list(steps or [])
             self._unlogged: dict[str, float] = {}
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

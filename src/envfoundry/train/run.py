@@ -24,12 +24,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envfoundry.core.files import write_atomic, write_json_atomic
 from envfoundry.curriculum import TRAIN_SEED_BASE, Curriculum, build_pool
 from envfoundry.curriculum.diversity import make_similarity
 from envfoundry.curriculum.pool import PinnedEnvironment
 from envfoundry.errors import InvalidInputError
 from envfoundry.train.device import use_bf16, use_cuda
-from envfoundry.train.grpo import SYSTEM_PROMPT, CurriculumReward, curriculum_dataset, make_callback
+from envfoundry.train.grpo import SYSTEM_PROMPT, CurriculumReward, curriculum_dataset, make_callback, resume_step_log
 from envfoundry.train.warmup import WarmupConfig, held_out_prompts, run_warmup
 
 EVAL_LEVELS = (0.25,)
@@ -219,6 +220,11 @@ def last_checkpoint(out: str | Path, needs: Sequence[str] = ("trainer_state.json
     return str(max(found)[1]) if found else None
 
 
+def _checkpoint_step(checkpoint: str | Path) -> int:
+    """The training step a ``checkpoint-N`` folder was saved at."""
+    return int(Path(checkpoint).name.removeprefix("checkpoint-"))
+
+
 def train(config: TrainConfig | None = None, **options: Any) -> dict[str, Any]:
     """Train with ``config`` (or ``TrainConfig(**options)``) and return the summary written to ``eval.json``."""
     config = config or TrainConfig(**options)
@@ -245,6 +251,9 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:  # a fresh run into an old directory starts its step log afresh
         (out / "curriculum.jsonl").unlink(missing_ok=True)
+        logged = []
+    else:  # steps logged after the checkpoint are trained again: their lines go
+        logged = resume_step_log(out / "curriculum.jsonl", _checkpoint_step(checkpoint))
     similarity = make_similarity(pool.envs, c.diversity, c.active_size)
     curriculum = Curriculum(pool.envs, controller=c.controller, group_size=c.group_size, active_size=c.active_size,
                             seed_envs=pool.seed_names, seed=c.seed, similarity=similarity,
@@ -280,7 +289,7 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
         ignore_data_skip=True,
     )  # fmt: skip
     reward = CurriculumReward(curriculum, format_weight=c.format_weight)
-    callback = make_callback(curriculum, out)
+    callback = make_callback(curriculum, out, logged)
     trainer = GRPOTrainer(model=lm, processing_class=tokenizer, reward_funcs=[reward], args=args,
                           train_dataset=curriculum_dataset(curriculum, c.groups_per_step))  # fmt: skip
     # First in line, so the curriculum's statistics are in the logs before TensorBoard / W&B read them.
@@ -290,9 +299,7 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
     seconds = time.perf_counter() - started
     trainer.save_model(str(out / "final"))
     curriculum.save(out / "final" / "curriculum.json")
-    with (out / "train_log.jsonl").open("w") as handle:
-        for entry in trainer.state.log_history:
-            handle.write(json.dumps(entry) + "\n")
+    write_atomic(out / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in trainer.state.log_history))
     after, format_after = _rates(lm, tokenizer, eval_envs, held_out, c.eval_levels, c.max_completion_length)
     curriculum.release_idle()
     dead = [step["dead_share"] for step in callback.steps]
@@ -312,7 +319,7 @@ def _train(pool: Any, untrained: dict[str, Any], c: TrainConfig, checkpoint: str
                  # the share of held-out replies with an answer block, alike: how much of a gain is format
                  "format": {"before": format_before, "warmup": warmed.get("format_after", {}), "after": format_after}},
     }  # fmt: skip
-    (out / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "eval.json", summary)
     # TensorBoard: the directory transformers' callback wrote this run's events to.
     log_dir = next((getattr(cb, "logging_dir", None) for cb in trainer.callback_handler.callbacks
                     if type(cb).__name__ == "TensorBoardCallback"), None) or str(out / "runs")  # fmt: skip
@@ -351,7 +358,7 @@ def _evaluated_warmup(lm: Any, tokenizer: Any, envs: dict[str, Any], eval_envs: 
     summary["model"] = model
     summary["eval"] = {"levels": list(levels), "seeds": len(held_out), "before": before[0], "after": after[0],
                        "format_before": before[1], "format_after": after[1]}  # fmt: skip
-    (out / "warmup.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "warmup.json", summary)
     return summary
 
 
