@@ -1,7 +1,8 @@
 """The contract: environments, instances, verdicts, parameter spaces, answers, the registry.
 
 ``core`` is the bottom layer: it imports nothing else from the package (``envfoundry.resolve``
-turns names, files and archived environments into running ones).
+turns names, files and archived environments into running ones). ``core.files`` writes files
+whole or not at all, for every layer above.
 """
 
 from envfoundry.core.answer import (
