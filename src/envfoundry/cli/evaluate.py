@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from envfoundry.cli.errors import UsageError, first_line
+from envfoundry.cli.errors import UsageError, as_usage_errors
 
 
 def _levels(text: str) -> list[float]:
@@ -21,12 +21,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from envfoundry.evaluate import run_eval
     from envfoundry.llm import LLMError
 
-    try:
+    with as_usage_errors(ValueError, OSError, ImportError, LLMError):  # bad settings, a model or package that cannot load
         result = run_eval(args.llm, model_name=args.model, suite=args.suite, levels=_levels(args.levels),
                           seeds=args.seeds, max_tokens=args.max_tokens, batch_size=args.batch_size, out=args.out,
                           progress=not args.quiet)  # fmt: skip
-    except (ValueError, OSError, ImportError, LLMError) as exc:  # bad settings, a model or package that cannot load
-        raise UsageError(first_line(exc)) from None
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from envfoundry.cli.errors import UsageError, first_line
+from envfoundry.cli.errors import UsageError, as_usage_errors
 
 
 def cmd_serve_openenv(args: argparse.Namespace) -> int:
@@ -15,15 +15,10 @@ def cmd_serve_openenv(args: argparse.Namespace) -> int:
         from envfoundry.serve.openenv import OpenEnvServer
     except ImportError as exc:
         raise UsageError(f"serve-openenv needs the serve extra (pip install -e '.[serve]'): {exc}") from None
-    from envfoundry.sandbox import SandboxError, SandboxUnavailable
-
-    try:
+    # An unknown environment, a bad level, a port in use, an environment the sandbox refuses.
+    with as_usage_errors(ValueError, TypeError, ImportError, sandbox=f"cannot run '{args.env}' in the sandbox"):
         server = OpenEnvServer(args.env, host=args.host, port=args.port, level=args.level,
                                first_seed=args.first_seed, max_sessions=args.max_sessions)  # fmt: skip
-    except (ValueError, TypeError, ImportError) as exc:  # an unknown environment, a bad level, a port in use
-        raise UsageError(first_line(exc)) from None
-    except (SandboxError, SandboxUnavailable) as exc:
-        raise UsageError(f"cannot run '{args.env}' in the sandbox: {exc}") from None
     level = "the environment's default level" if args.level is None else f"level {args.level:g}"
     sessions = "ws" + server.url[len("http") :] + "/ws"
     print(f"serving {server.env.name} over OpenEnv at {server.url} (sessions on {sessions}; {level}; seeds from "
