@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from envfoundry.core.files import write_atomic, write_json_atomic
+from envfoundry.core.files import read_jsonl, write_atomic, write_json_atomic
 
 
 def test_bytes_text_and_a_writer_function_each_land_whole(tmp_path):
@@ -35,3 +35,10 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
 def test_json_is_indented_with_a_trailing_newline_unless_asked_otherwise(tmp_path):
     assert write_json_atomic(tmp_path / "a.json", {"a": [1]}).read_text() == '{\n  "a": [\n    1\n  ]\n}\n'
     assert write_json_atomic(tmp_path / "b.json", {"a": [1]}, indent=None).read_text() == '{"a": [1]}\n'
+
+
+def test_json_lines_are_read_back_skipping_a_torn_line_and_a_missing_file_is_empty(tmp_path):
+    log = tmp_path / "steps.jsonl"
+    log.write_text('{"step": 1}\n[2]\nnot json\n{"step": 3}\n{"step": 4, "ru')  # the last line torn by a kill
+    assert read_jsonl(log) == [{"step": 1}, [2], {"step": 3}]
+    assert read_jsonl(tmp_path / "missing.jsonl") == []

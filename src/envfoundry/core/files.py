@@ -63,6 +63,19 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def read_jsonl(path: str | os.PathLike[str]) -> list[Any]:
+    """The values of a JSON-lines file, one a line. A missing file has none, and a line that is not
+    JSON is skipped: files appended to line by line (step logs) can end in a line torn by a kill."""
+    values = []
+    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                values.append(json.loads(line))
+            except ValueError:
+                continue
+    return values
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any, indent: int | None = 2) -> Path:
     """Write ``data`` as JSON (a trailing newline after it) to ``path`` atomically; a value that
     cannot be serialised raises before anything is written."""

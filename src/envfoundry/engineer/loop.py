@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from envfoundry.core.files import write_atomic, write_json_atomic
+from envfoundry.core.files import read_jsonl, write_atomic, write_json_atomic
 from envfoundry.core.params import ParamSpace
 from envfoundry.curriculum import TRAIN_SEED_BASE, build_pool
 from envfoundry.curriculum.pool import PinnedEnvironment
@@ -260,7 +260,7 @@ def _stage(config: EngineerConfig, out: Path, stage: int, name: str, env: Any, r
     started = time.perf_counter()
     bar.set_postfix_str(f"stage {stage}: training")
     summary = _train(config, where / "train", stage, name, configuration, policy)
-    steps = _read_jsonl(where / "train" / "curriculum.jsonl")
+    steps = read_jsonl(where / "train" / "curriculum.jsonl")
     training = training_statistics(summary, steps)
     seconds["train"] = round(time.perf_counter() - started, 1)
 
@@ -345,15 +345,3 @@ def _evaluate(chat: Any, env: Any, cells: Mapping[str, dict[str, Any]], validati
     write_json_atomic(path, {"params": keys, "cells": results,
                              "usage": [evaluation["usage"] for evaluation in evaluations.values()]})  # fmt: skip
     return results
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    lines = []
-    for line in path.read_text().splitlines():
-        try:
-            lines.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return lines

@@ -15,7 +15,6 @@ Three pieces plug into an unmodified ``GRPOTrainer``:
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from envfoundry.core.environment import Instance
-from envfoundry.core.files import write_atomic
+from envfoundry.core.files import read_jsonl, write_atomic
 from envfoundry.curriculum import Curriculum
 
 SYSTEM_PROMPT = "Solve the task. Give the final answer inside <answer></answer>."
@@ -117,15 +116,10 @@ def resume_step_log(path: Path, last_step: int) -> list[dict[str, Any]]:
     checkpoint's ``last_step``. The file is rewritten (atomically) to hold only them, since the steps
     after the checkpoint are trained and logged again; a line torn by a kill is dropped with them."""
     by_step: dict[int, dict[str, Any]] = {}  # a step logged twice (by an older resume): the later line
-    with contextlib.suppress(FileNotFoundError), path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                step = json.loads(line)
-            except ValueError:
-                continue
-            number = step.get("global_step") if isinstance(step, dict) else None
-            if isinstance(number, int) and number <= last_step:
-                by_step[number] = step
+    for step in read_jsonl(path):
+        number = step.get("global_step") if isinstance(step, dict) else None
+        if isinstance(number, int) and number <= last_step:
+            by_step[number] = step
     kept = [by_step[number] for number in sorted(by_step)]
     write_atomic(path, "".join(json.dumps(step) + "\n" for step in kept))
     return kept
